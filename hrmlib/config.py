@@ -1,0 +1,242 @@
+"""Typed configs, presets and the one `key=value` override grammar shared by CLI and papermill.
+
+    from hrmlib.config import load
+    cfg = load("sudoku_extreme_1k", ["lr=1e-4", "arch.H_cycles=3"])
+
+Field names and defaults are the original HRM's (`cfg_pretrain.yaml` + `arch/hrm_v1.yaml`,
+HRM-SPEC §1.1, §5.1); fields the original lacks are marked "ours". Configs are frozen: derived
+values are computed where used, never written back.
+"""
+from __future__ import annotations
+
+import dataclasses as dc
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+LossType = Literal["stablemax_cross_entropy", "softmax_cross_entropy"]
+
+
+class ConfigError(ValueError):
+    """A bad preset, key or value: the message names it and lists what is allowed."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    loss_type: LossType = "stablemax_cross_entropy"
+    # ours: drop rows with no labels (batch padding) from the Q losses. The original counts them as
+    # "correct" in the q-halt BCE (HRM-SPEC P1); `false` reproduces that for parity.
+    mask_padding_rows: bool = True
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    H_cycles: int = 2
+    L_cycles: int = 2
+    H_layers: int = 4
+    L_layers: int = 4
+    hidden_size: int = 512
+    expansion: float = 4.0
+    num_heads: int = 8
+    pos_encodings: Literal["rope", "learned"] = "rope"
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    halt_max_steps: int = 16
+    halt_exploration_prob: float = 0.1
+    puzzle_emb_ndim: Optional[int] = None  # None: hidden_size (the original's `${.hidden_size}`)
+    # ours: "auto" is bfloat16 on CUDA, float32 elsewhere (the original is always bfloat16)
+    forward_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # ours: attention kernel; "auto" tries FlashAttention 3, then 2, then torch SDPA
+    attn_backend: Literal["auto", "fa3", "fa2", "sdpa"] = "auto"
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self):
+        _check(self.hidden_size % self.num_heads == 0, "arch.hidden_size",
+               f"must be divisible by arch.num_heads={self.num_heads}, got {self.hidden_size}")
+        for k in ("H_cycles", "L_cycles", "H_layers", "L_layers", "halt_max_steps", "num_heads"):
+            _check(getattr(self, k) >= 1, f"arch.{k}", f"must be >= 1, got {getattr(self, k)}")
+        _check(0.0 <= self.halt_exploration_prob <= 1.0, "arch.halt_exploration_prob",
+               f"must be in [0, 1], got {self.halt_exploration_prob}")
+
+    @property
+    def emb_ndim(self) -> int:
+        return self.hidden_size if self.puzzle_emb_ndim is None else self.puzzle_emb_ndim
+
+
+@dataclass(frozen=True)
+class Config:
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    data_path: str = "data/arc-aug-1000"
+    global_batch_size: int = 768
+    epochs: int = 100000
+    eval_interval: Optional[int] = 10000
+    checkpoint_every_eval: bool = True
+    lr: float = 1e-4
+    lr_min_ratio: float = 1.0
+    lr_warmup_steps: int = 2000
+    beta1: float = 0.9
+    beta2: float = 0.95
+    weight_decay: float = 0.1
+    puzzle_emb_weight_decay: float = 0.1
+    puzzle_emb_lr: float = 1e-2
+    seed: int = 0
+    eval_save_outputs: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        _check(self.global_batch_size >= 1, "global_batch_size", f"must be >= 1, got {self.global_batch_size}")
+        _check(self.lr > 0 and self.puzzle_emb_lr >= 0, "lr", "lr must be > 0 and puzzle_emb_lr >= 0")
+        if self.eval_interval is not None:
+            _check(self.eval_interval >= 1 and self.epochs % self.eval_interval == 0, "eval_interval",
+                   f"must divide epochs={self.epochs}, got {self.eval_interval}")
+
+    def to_dict(self) -> dict:
+        return dc.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _check(ok: bool, key: str, msg: str):
+    if not ok:
+        raise ConfigError(f"{key}: {msg}")
+
+
+# ---------------------------------------------------------------- presets (original README runs)
+
+def sudoku_extreme_1k() -> Config:
+    """Sudoku-Extreme, 1k training puzzles × 1000 augmentations (HRM README)."""
+    return Config(data_path="data/sudoku-extreme-1k-aug-1000", epochs=20000, eval_interval=2000,
+                  lr=1e-4, puzzle_emb_lr=1e-4, weight_decay=1.0, puzzle_emb_weight_decay=1.0)
+
+
+def maze_30x30_hard_1k() -> Config:
+    """Maze-30x30-Hard, 1k training mazes, no augmentation (HRM README)."""
+    return dc.replace(sudoku_extreme_1k(), data_path="data/maze-30x30-hard-1k")
+
+
+def arc1() -> Config:
+    """ARC-AGI-1 + ConceptARC, 1000 augmentations (the original's defaults)."""
+    return Config(data_path="data/arc-aug-1000")
+
+
+def arc2() -> Config:
+    """ARC-AGI-2, 1000 augmentations."""
+    return Config(data_path="data/arc-2-aug-1000")
+
+
+def debug() -> Config:
+    """A tiny HRM that trains on CPU in seconds: what tests and notebook defaults use."""
+    arch = ArchConfig(H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, hidden_size=64, num_heads=2,
+                      halt_max_steps=4)
+    return Config(arch=arch, data_path="data/sudoku-debug", global_batch_size=32, epochs=20,
+                  eval_interval=10, lr=1e-3, puzzle_emb_lr=1e-3, lr_warmup_steps=10,
+                  weight_decay=0.1, puzzle_emb_weight_decay=0.1)
+
+
+PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, debug)}
+
+
+# ---------------------------------------------------------------- overrides
+
+def load(preset: str, overrides: list[str] | tuple[str, ...] = (), base: Config | None = None) -> Config:
+    """Build a preset and apply `key=value` overrides (nested keys with dots)."""
+    if base is None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        base = PRESETS[preset]()
+    return apply(base, overrides)
+
+
+def apply(cfg, overrides) -> typing.Any:
+    """Return a copy of dataclass `cfg` with every `key=value` string applied and re-validated."""
+    changes: dict = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. lr=1e-4)")
+        key, raw = item.split("=", 1)
+        _set(changes, type(cfg), key.strip(), raw.strip())
+    return _rebuild(cfg, changes)
+
+
+def _set(changes: dict, cls, key: str, raw: str):
+    head, _, rest = key.partition(".")
+    fields = {f.name: f for f in dc.fields(cls)}
+    if head not in fields:
+        near = difflib.get_close_matches(head, fields, n=3)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise ConfigError(f"unknown key {key!r}{hint}; valid keys: {', '.join(_keys(cls))}")
+    ftype = typing.get_type_hints(cls)[head]
+    if dc.is_dataclass(ftype):
+        if not rest:
+            raise ConfigError(f"{key!r} is a section; set one of: {', '.join(_keys(ftype, key + '.'))}")
+        _set(changes.setdefault(head, {}), ftype, rest, raw)
+    elif rest:
+        raise ConfigError(f"unknown key {key!r}: {head!r} is not a section")
+    else:
+        changes[head] = parse_value(key, raw, ftype)
+
+
+def _rebuild(cfg, changes: dict):
+    kw = {k: _rebuild(getattr(cfg, k), v) if isinstance(v, dict) else v for k, v in changes.items()}
+    return dc.replace(cfg, **kw)
+
+
+def _keys(cls, prefix: str = "") -> list[str]:
+    out = []
+    for f in dc.fields(cls):
+        t = typing.get_type_hints(cls)[f.name]
+        out += _keys(t, prefix + f.name + ".") if dc.is_dataclass(t) else [prefix + f.name]
+    return out
+
+
+def parse_value(key: str, raw: str, t):
+    """Parse `raw` as type `t` (bool, int, float, str, Literal, Optional, tuple[str, ...])."""
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin in (typing.Union, types.UnionType):
+        if raw.lower() in ("none", "null", ""):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return parse_value(key, raw, inner[0])
+    if origin is Literal:
+        if raw not in args:
+            raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")
+        return raw
+    if origin is tuple:
+        items = raw.strip("[]()")
+        return tuple(s.strip().strip("'\"") for s in items.split(",") if s.strip())
+    if t is bool:
+        low = raw.lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected a bool (true/false), got {raw!r}")
+    if t in (int, float):
+        try:
+            v = float(raw)
+            if t is int:
+                if not v.is_integer():
+                    raise ValueError
+                return int(v)
+            return v
+        except ValueError:
+            raise ConfigError(f"{key}: expected {t.__name__}, got {raw!r}") from None
+    if t is str:
+        return raw
+    raise ConfigError(f"{key}: cannot parse values of type {t}")
+
+
+def from_dict(cls, d: dict):
+    """Rebuild a (nested) dataclass from `to_dict()` output, e.g. a run's config.json."""
+    hints = typing.get_type_hints(cls)
+    kw = {}
+    for k, v in d.items():
+        if k not in hints:
+            raise ConfigError(f"unknown key {k!r} in saved config; valid keys: {', '.join(_keys(cls))}")
+        t = hints[k]
+        kw[k] = from_dict(t, v) if dc.is_dataclass(t) else (tuple(v) if isinstance(v, list) else v)
+    return cls(**kw)
