@@ -1,0 +1,246 @@
+"""The original HRM on-disk dataset format (HRM-SPEC §6.1): an atomic writer and a validating reader.
+
+    <out>/identifiers.json                 index -> puzzle name, index 0 = "<blank>"
+    <out>/{train,test}/dataset.json        Metadata
+    <out>/{train,test}/all__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy
+
+inputs/labels are [E, S] token ids, one row per example; puzzle_indices [P+1] and group_indices
+[G+1] are CSR offsets (puzzle p owns examples pi[p]:pi[p+1], group g owns puzzles gi[g]:gi[g+1]).
+Token arrays are written as uint8 for every task. The original writes augmented sudoku-train as
+int64 (its digit map is int64 and concatenation promotes, P13); the reader accepts any integer
+dtype, so datasets built by the original scripts load here, and ours load in the original (its
+loader casts to int32 anyway).
+"""
+from __future__ import annotations
+
+import dataclasses as dc
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
+SPLITS = ("train", "test")
+
+
+class DataError(ValueError):
+    """Bad input data or a bad dataset on disk; the message names the file and the row/task."""
+
+
+@dataclass
+class Metadata:
+    """`dataset.json`, with the original's field names and order (PuzzleDatasetMetadata)."""
+    pad_id: int
+    ignore_label_id: Optional[int]
+    blank_identifier_id: int
+    vocab_size: int
+    seq_len: int
+    num_puzzle_identifiers: int
+    total_groups: int
+    mean_puzzle_examples: float
+    sets: list
+    # TRM requires it, HRM ignores unknown keys: writing it makes our datasets load in both.
+    total_puzzles: Optional[int] = None
+
+
+@dataclass
+class Split:
+    """One set of one split: the five arrays plus its metadata (arrays may be memory-mapped)."""
+    meta: Metadata
+    inputs: np.ndarray
+    labels: np.ndarray
+    puzzle_identifiers: np.ndarray
+    puzzle_indices: np.ndarray
+    group_indices: np.ndarray
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def num_puzzles(self) -> int:
+        return len(self.puzzle_identifiers)
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.group_indices) - 1
+
+
+def make_split(inputs, labels, puzzle_identifiers, puzzle_indices, group_indices, *, vocab_size: int,
+               num_puzzle_identifiers: int, ignore_label_id: Optional[int] = 0) -> Split:
+    """Pack arrays (token arrays cast to uint8) and derive the metadata the original computes."""
+    pi = np.asarray(puzzle_indices, np.int32)
+    n_puz = len(pi) - 1
+    meta = Metadata(pad_id=0, ignore_label_id=ignore_label_id, blank_identifier_id=0,
+                    vocab_size=vocab_size, seq_len=int(np.shape(inputs)[1]),
+                    num_puzzle_identifiers=num_puzzle_identifiers, total_groups=len(group_indices) - 1,
+                    mean_puzzle_examples=(len(inputs) / n_puz) if n_puz else 0.0, sets=["all"],
+                    total_puzzles=n_puz)
+    return Split(meta, np.asarray(inputs, np.uint8), np.asarray(labels, np.uint8),
+                 np.asarray(puzzle_identifiers, np.int32), pi, np.asarray(group_indices, np.int32))
+
+
+def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
+                  extra_files: Optional[dict[str, str]] = None) -> Path:
+    """Write everything into a temporary sibling directory, then rename it to `out_dir`.
+
+    A crash or error leaves no half-written dataset: either the old `out_dir` or the new one.
+    `extra_files` maps relative paths to text (e.g. ARC's augmentations.json).
+    """
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        (tmp / "identifiers.json").write_text(json.dumps(identifiers))
+        for name, split in splits.items():
+            (tmp / name).mkdir()
+            (tmp / name / "dataset.json").write_text(json.dumps(dc.asdict(split.meta)))
+            for f in FIELDS:
+                np.save(tmp / name / f"all__{f}.npy", getattr(split, f))
+        for rel, text in (extra_files or {}).items():
+            (tmp / rel).write_text(text)
+        validate(tmp)
+        old = None
+        if out.exists():  # swap in two renames: a directory cannot be renamed over a non-empty one
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / out.name)
+        os.rename(tmp, out)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _fail(path: Path, msg: str):
+    raise DataError(f"{path}: {msg}")
+
+
+def read_metadata(path: Path) -> Metadata:
+    if not path.is_file():
+        _fail(path, "missing file (expected the split's dataset.json)")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        _fail(path, f"not valid JSON ({e})")
+    names = [f.name for f in dc.fields(Metadata)]
+    missing = [k for k in names if k not in raw and k != "total_puzzles"]
+    if missing:
+        _fail(path, f"missing field(s) {missing}; expected {names}")
+    return Metadata(**{k: raw[k] for k in names if k in raw})
+
+
+def _load(path: Path, mmap: bool) -> np.ndarray:
+    if not path.is_file():
+        _fail(path, "missing file")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None)
+    except ValueError as e:
+        _fail(path, f"not a readable .npy array ({e})")
+
+
+def load_split(root, split: str, set_name: str = "all", mmap: bool = True, check_values: bool = True) -> Split:
+    """Load and validate `<root>/<split>/<set_name>__*.npy`; raise DataError saying what is wrong."""
+    d = Path(root) / split
+    meta = read_metadata(d / "dataset.json")
+    if set_name not in meta.sets:
+        _fail(d / "dataset.json", f"set {set_name!r} not in sets={meta.sets}")
+    a = {f: _load(d / f"{set_name}__{f}.npy", mmap=mmap and f in ("inputs", "labels")) for f in FIELDS}
+    p = {f: d / f"{set_name}__{f}.npy" for f in FIELDS}
+    S, V = meta.seq_len, meta.vocab_size
+    for f in ("inputs", "labels"):
+        x = a[f]
+        if x.ndim != 2 or x.shape[1] != S or x.shape[0] != len(a["inputs"]):
+            _fail(p[f], f"shape {x.shape}, expected [{len(a['inputs'])}, seq_len={S}]")
+        if x.dtype.kind not in "iu":
+            _fail(p[f], f"dtype {x.dtype}, expected an integer dtype (uint8)")
+        if check_values and len(x):
+            lo, hi = _minmax(x)
+            if lo < 0 or hi >= V:
+                _fail(p[f], f"token ids span [{lo}, {hi}], expected 0 <= id < vocab_size={V}")
+    for f in ("puzzle_identifiers", "puzzle_indices", "group_indices"):
+        if a[f].ndim != 1 or a[f].dtype.kind not in "iu":
+            _fail(p[f], f"shape {a[f].shape} dtype {a[f].dtype}, expected a 1-D integer (int32) array")
+    E, P = len(a["inputs"]), len(a["puzzle_identifiers"])
+    _check_csr(p["puzzle_indices"], a["puzzle_indices"], P, E, "puzzles", "examples")
+    _check_csr(p["group_indices"], a["group_indices"], meta.total_groups, P, "groups", "puzzles")
+    ids = a["puzzle_identifiers"]
+    if P and (ids.min() < 0 or ids.max() >= meta.num_puzzle_identifiers):
+        _fail(p["puzzle_identifiers"], f"ids span [{ids.min()}, {ids.max()}], expected "
+              f"0 <= id < num_puzzle_identifiers={meta.num_puzzle_identifiers}")
+    idx = {f: np.asarray(a[f], np.int32) for f in FIELDS[2:]}
+    return Split(meta, a["inputs"], a["labels"], **idx)
+
+
+def _minmax(x: np.ndarray, chunk: int = 1 << 16):
+    """Min/max in row chunks, so validating a memory-mapped dataset never loads it whole."""
+    lo, hi = None, None
+    for i in range(0, len(x), chunk):
+        c = np.asarray(x[i:i + chunk])
+        lo = c.min() if lo is None else min(lo, c.min())
+        hi = c.max() if hi is None else max(hi, c.max())
+    return int(lo), int(hi)
+
+
+def _check_csr(path: Path, ind: np.ndarray, n: int, total: int, what: str, of: str):
+    if len(ind) != n + 1:
+        _fail(path, f"length {len(ind)}, expected {n + 1} (one offset per {what[:-1]} plus one)")
+    if ind[0] != 0 or ind[-1] != total:
+        _fail(path, f"starts at {ind[0]} and ends at {ind[-1]}, expected 0 and {total} ({of})")
+    bad = np.flatnonzero(np.diff(ind) <= 0)
+    if len(bad):
+        _fail(path, f"not strictly increasing at position {bad[0]} ({ind[bad[0]]} -> {ind[bad[0] + 1]}); "
+              f"every one of the {what} must own at least one of the {of}")
+
+
+def validate(root) -> dict[str, Split]:
+    """Check a whole dataset directory (identifiers.json and every split present)."""
+    root = Path(root)
+    ip = root / "identifiers.json"
+    if not ip.is_file():
+        _fail(ip, "missing file (expected a JSON list of puzzle names, index 0 = '<blank>')")
+    ids = json.loads(ip.read_text())
+    splits = {s: load_split(root, s) for s in SPLITS if (root / s).exists()}
+    if not splits:
+        _fail(root, f"no split directories, expected {list(SPLITS)}")
+    for s, sp in splits.items():
+        if sp.meta.num_puzzle_identifiers != len(ids):
+            _fail(root / s / "dataset.json", f"num_puzzle_identifiers={sp.meta.num_puzzle_identifiers}, "
+                  f"expected {len(ids)} (the length of identifiers.json)")
+    return splits
+
+
+@dataclass
+class Summary:
+    """What a builder did, printed by the CLI and shown by the notebook."""
+    task: str
+    output_dir: str
+    splits: dict  # split -> {"groups", "puzzles", "examples"}
+    vocab_size: int
+    seq_len: int
+    rejected: dict = dc.field(default_factory=dict)  # reason -> count
+    notes: list = dc.field(default_factory=list)
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, task: str, out: Path, splits: dict[str, Split], **kw) -> "Summary":
+        counts = {k: {"groups": s.num_groups, "puzzles": s.num_puzzles, "examples": s.num_examples}
+                  for k, s in splits.items()}
+        m = next(iter(splits.values())).meta
+        return cls(task, str(out), counts, m.vocab_size, m.seq_len, **kw)
+
+    def __str__(self) -> str:
+        lines = [f"{self.task} dataset -> {self.output_dir}",
+                 f"  vocab_size={self.vocab_size} seq_len={self.seq_len}"]
+        lines += [f"  {k:5s}: {v['groups']:>9,} groups {v['puzzles']:>11,} puzzles {v['examples']:>11,} examples"
+                  for k, v in self.splits.items()]
+        lines += [f"  rejected {n:,}: {why}" for why, n in self.rejected.items()] or ["  rejected: none"]
+        lines += [f"  note: {n}" for n in self.notes]
+        lines.append(f"  time: {self.seconds:.1f} s")
+        return "\n".join(lines)

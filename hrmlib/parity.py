@@ -1,0 +1,188 @@
+"""`python -m hrmlib.compat parity DIR`: recompute every number of a parity fixture made by running
+the original HRM, print one line per quantity (max abs / max rel error over all calls), and exit 1
+if any exceeds its tolerance or any integer/boolean differs.
+
+The fixture layout is `../shared/fixtures/hrm-reference/` (README there). Nothing here assumes its
+sizes: the model is built from the fixture's config.json. Runs with the original loss behaviour
+(padding rows scored in the q-halt loss, P1), because the fixture's batches contain padding rows.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from . import losses
+from .compat import fixture_model, load_original, original_key_to_ours
+from .model import DTYPES, HRM
+
+FWD = (1e-4, 1e-4)  # rtol, atol: forward tensors and losses
+GRAD = (1e-4, 2e-5)  # rtol, atol: gradients
+
+
+class Report:
+    def __init__(self):
+        self.rows: dict[str, list] = {}  # name → [max_abs, max_rel, ok, kind, n]
+        self.notes: list[str] = []
+
+    def check(self, name: str, ours, ref, tol=FWD):
+        ours, ref = torch.as_tensor(ours).detach().cpu(), torch.as_tensor(ref).detach().cpu()
+        row = self.rows.setdefault(name, [0.0, 0.0, True, "", 0])
+        row[4] += 1
+        if ours.shape != ref.shape:
+            row[2], row[3] = False, f"shape {tuple(ours.shape)} vs {tuple(ref.shape)}"
+            return
+        if ref.dtype in (torch.bool, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+            diff = (ours.long() != ref.long()).sum().item()
+            row[2] &= diff == 0
+            row[3] = "exact" if row[2] else f"{diff} differ"
+            return
+        o, r = ours.double(), ref.double()
+        err = (o - r).abs()
+        row[0] = max(row[0], err.max().item() if err.numel() else 0.0)
+        row[1] = max(row[1], (err / r.abs().clamp_min(1e-12)).max().item() if err.numel() else 0.0)
+        row[2] &= bool((err <= tol[1] + tol[0] * r.abs()).all())
+        row[3] = f"rtol {tol[0]:g} atol {tol[1]:g}"
+
+    def print(self) -> bool:
+        ok = all(r[2] for r in self.rows.values())
+        w = max(len(k) for k in self.rows)
+        for k, (a, rel, good, kind, n) in self.rows.items():
+            calls = f"×{n}" if n > 1 else ""
+            print(f"{'ok  ' if good else 'FAIL'} {k:<{w}} {calls:>4}  max_abs {a:.3e}  max_rel {rel:.3e}  ({kind})")
+        for note in self.notes:
+            print(f"info {note}")
+        print(f"parity: {'PASS' if ok else 'FAIL'} ({sum(not r[2] for r in self.rows.values())} of {len(self.rows)} quantities off)")
+        return ok
+
+
+def _ours(sd: dict) -> dict:
+    return {original_key_to_ours(k): v for k, v in sd.items()}
+
+
+def _load(d: Path, name: str):
+    return torch.load(d / name, map_location="cpu", weights_only=True)
+
+
+def check_init(d: Path, cfg: dict, meta: dict, rep: Report):
+    """Seeded construction reproduces the original's initial weights (same draws, same order)."""
+    torch.manual_seed(meta["seeds"]["init"])
+    m = HRM(*_arch_dims(cfg), dtype=DTYPES[cfg.get("forward_dtype", "bfloat16")])
+    ref = _ours(_load(d, "init_state_dict.eager.pt"))
+    ours = m.state_dict()
+    for k, v in ref.items():
+        rep.check("init weights from the seed", ours[k], v)
+    same = sum((ours[k] == v).sum().item() for k, v in ref.items())
+    total = sum(v.numel() for v in ref.values())
+    # erfinv goes through MKL's vector math, whose last bit depends on the CPU code path it picks;
+    # with MKL_CBWR=COMPATIBLE the build is bit-identical (tests/test_parity.py checks that).
+    rep.notes.append(f"init weights bit-identical: {same:,} of {total:,} elements")
+    compiled = _ours(_load(d, "init_state_dict.compiled.pt"))  # `_orig_mod.` key form
+    for k, v in compiled.items():
+        rep.check("init compiled-key form equals eager", v, ref[k], (0, 0))
+    n = sum(p.numel() for p in m.parameters())
+    rep.check("trainable parameters", torch.tensor(n), torch.tensor(meta["derived"]["num_parameters"]))
+
+
+def _arch_dims(cfg):
+    from .compat import arch_from_original
+    arch, dims = arch_from_original(cfg)
+    return arch, dims["vocab_size"], dims["seq_len"], dims["num_puzzle_identifiers"]
+
+
+def _compare_call(rep: Report, tag: str, carry, out, terms, metrics, ref: dict):
+    for k in ("logits", "q_halt_logits", "q_continue_logits", "target_q_continue"):
+        if k in ref:
+            rep.check(f"{tag} {k}", out[k], ref[k])
+    rep.check(f"{tag} z_H", carry.z_H, ref["z_H"])
+    rep.check(f"{tag} z_L", carry.z_L, ref["z_L"])
+    rep.check(f"{tag} halted", carry.halted, ref["halted"])
+    rep.check(f"{tag} steps", carry.steps, ref["steps"])
+    rep.check(f"{tag} all_finish", carry.halted.all(), ref["all_finish"])
+    rep.check(f"{tag} loss", terms["total"], ref["loss"])
+    for k, v in ref["metrics"].items():
+        rep.check(f"{tag} metric {k}", metrics[k], v)
+    for k, v in ref.get("current_data", {}).items():
+        rep.check(f"{tag} current_data {k}", carry.data[k], v)
+
+
+def check_eval(d: Path, cfg: dict, rep: Report):
+    m = fixture_model(d).eval()
+    steps = _load(d, "eval_rollout.pt")["steps"]
+    batch = _load(d, "batch.pt")
+    with torch.inference_mode():
+        carry = m.initial_carry(batch)
+        for i in range(len(steps) + 1):
+            carry, out = m(carry, batch)
+            terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
+            if i < len(steps):
+                _compare_call(rep, "eval", carry, out, terms, metrics, steps[i])
+            if carry.halted.all():
+                break
+    rep.check("eval calls until all halted", torch.tensor(i + 1), torch.tensor(len(steps)))
+
+
+def check_train(d: Path, cfg: dict, rep: Report):
+    """The 8-call training rollout: exploration draws reproduced by seeding as the original did."""
+    m = fixture_model(d).train()
+    roll = _load(d, "train_rollout.pt")
+    first = _load(d, "train_step.pt")
+    batches = _load(d, "train_batches.pt")["batches"]
+    torch.manual_seed(roll["rng_seed"])
+    carry = m.initial_carry(batches[0])
+    hmax = m.cfg.halt_max_steps
+    for t, ref in enumerate(roll["steps"]):
+        for p in m.parameters():
+            p.grad = None
+        rng = torch.get_rng_state()
+        carry, out = m(carry, batches[t])
+        terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
+        terms["total"].backward()
+        refs = [("train", ref)] + ([("train_step", first)] if t == 0 else [])
+        # the two draws each training call makes, replayed from the generator state before it
+        g = torch.Generator().manual_seed(0)
+        g.set_state(rng)
+        B = carry.halted.shape[0]
+        draws = torch.rand(B, generator=g), torch.randint(2, hmax + 1, (B,), generator=g, dtype=torch.int32)
+        for tag, r in refs:
+            _compare_call(rep, tag, carry, out, terms, metrics, r)
+            rep.check(f"{tag} explore_rand", draws[0], r["explore_rand"])
+            rep.check(f"{tag} explore_min_halt_draw", draws[1], r["explore_min_halt_draw"])
+            for name, gref in r["grads"].items():
+                rep.check(f"{tag} grads", dict(m.named_parameters())[original_key_to_ours(name)].grad, gref, GRAD)
+            rep.check(f"{tag} grads present", torch.tensor(sum(p.grad is not None for p in m.parameters())),
+                      torch.tensor(len(r["grads"])))
+            for name, gref in r.get("buffer_grads", {}).items():
+                rep.check(f"{tag} puzzle_emb local grad", m.puzzle_emb.local.grad, gref, GRAD)
+            if "puzzle_emb_local_ids" in r:
+                rep.check(f"{tag} puzzle_emb local ids", m.puzzle_emb.local_ids, r["puzzle_emb_local_ids"])
+
+
+def check_stablemax(d: Path, rep: Report):
+    ref = _load(d, "stablemax_check.pt")
+    x, y = ref["logits"], ref["labels"]
+    rep.check("stablemax s(x)", losses.stablemax_s(x.double()), ref["s_of_logits"])
+    rep.check("stablemax log_stablemax", losses.log_stablemax(x.double()), ref["log_stablemax"])
+    for name, fn in (("stablemax", losses.stablemax_cross_entropy), ("softmax", losses.softmax_cross_entropy)):
+        xg = x.clone().requires_grad_()
+        loss = fn(xg, y)
+        loss.sum().backward()
+        rep.check(f"{name} loss", loss, ref[f"{name}_loss"])
+        rep.check(f"{name} grad of sum", xg.grad, ref[f"{name}_grad_of_sum"], GRAD)
+
+
+def run(fixture_dir) -> int:
+    d = Path(fixture_dir)
+    if not (d / "config.json").is_file():
+        print(f"error: {d} is not a parity fixture directory (no config.json); expected the layout "
+              f"of shared/fixtures/hrm-reference", flush=True)
+        return 2
+    cfg = json.loads((d / "config.json").read_text())
+    meta = json.loads((d / "fixture_meta.json").read_text())
+    rep = Report()
+    check_init(d, cfg, meta, rep)
+    check_eval(d, cfg, rep)
+    check_train(d, cfg, rep)
+    check_stablemax(d, rep)
+    return 0 if rep.print() else 1
