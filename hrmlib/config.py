@@ -161,22 +161,23 @@ def apply(cfg, overrides) -> typing.Any:
     return _rebuild(cfg, changes)
 
 
-def _set(changes: dict, cls, key: str, raw: str):
+def _set(changes: dict, cls, key: str, raw: str, prefix: str = ""):
     head, _, rest = key.partition(".")
-    fields = {f.name: f for f in dc.fields(cls)}
+    full = prefix + head
+    fields = {f.name for f in dc.fields(cls)}
     if head not in fields:
         near = difflib.get_close_matches(head, fields, n=3)
-        hint = f" (did you mean {', '.join(near)}?)" if near else ""
-        raise ConfigError(f"unknown key {key!r}{hint}; valid keys: {', '.join(_keys(cls))}")
+        hint = f" (did you mean {', '.join(prefix + n for n in near)}?)" if near else ""
+        raise ConfigError(f"unknown key {prefix + key!r}{hint}; valid keys: {', '.join(_keys(cls, prefix))}")
     ftype = typing.get_type_hints(cls)[head]
     if dc.is_dataclass(ftype):
         if not rest:
-            raise ConfigError(f"{key!r} is a section; set one of: {', '.join(_keys(ftype, key + '.'))}")
-        _set(changes.setdefault(head, {}), ftype, rest, raw)
+            raise ConfigError(f"{full!r} is a section; set one of: {', '.join(_keys(ftype, full + '.'))}")
+        _set(changes.setdefault(head, {}), ftype, rest, raw, full + ".")
     elif rest:
-        raise ConfigError(f"unknown key {key!r}: {head!r} is not a section")
+        raise ConfigError(f"unknown key {prefix + key!r}: {full!r} is not a section")
     else:
-        changes[head] = parse_value(key, raw, ftype)
+        changes[head] = parse_value(full, raw, ftype)
 
 
 def _rebuild(cfg, changes: dict):

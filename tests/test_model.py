@@ -1,0 +1,53 @@
+"""Model-level properties beyond parity: dtypes, learned positions, and what model code imports."""
+import ast
+
+import pytest
+import torch
+
+from hrmlib import config as C
+from hrmlib.model import HRM
+from conftest import ROOT
+
+
+def _batch(B=3, S=9, V=6, N=2):
+    g = torch.Generator().manual_seed(0)
+    return {"inputs": torch.randint(0, V, (B, S), generator=g, dtype=torch.int32),
+            "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32),
+            "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32)}
+
+
+@pytest.mark.parametrize("over", [[], ["arch.pos_encodings=learned", "arch.puzzle_emb_ndim=100"],
+                                  ["arch.puzzle_emb_ndim=0"], ["arch.forward_dtype=bfloat16"]])
+def test_forward_backward_in_each_configuration(over):
+    cfg = C.load("debug", over).arch
+    m = HRM(cfg, vocab_size=6, seq_len=9, num_puzzle_identifiers=2).train()
+    b = _batch()
+    carry, out = m(m.initial_carry(b), b)
+    assert out["logits"].shape == (3, 9, 6) and out["logits"].dtype == m.dtype
+    assert out["q_halt_logits"].dtype == torch.float32 and "target_q_continue" in out
+    (out["logits"].float().sum() + out["q_halt_logits"].sum()).backward()
+    assert all(p.grad is not None for p in m.parameters())
+    assert carry.z_H.shape == (3, m.P + 9, cfg.hidden_size) and not carry.z_H.requires_grad
+
+
+def test_eval_runs_exactly_halt_max_steps_segments():
+    m = HRM(C.load("debug").arch, 6, 9, 2).eval()
+    b = _batch()
+    carry, n = m.initial_carry(b), 0
+    with torch.no_grad():
+        while True:
+            carry, _ = m(carry, b)
+            n += 1
+            if carry.halted.all():
+                break
+    assert n == m.cfg.halt_max_steps and carry.steps.tolist() == [n] * 3
+
+
+def test_model_code_imports_nothing_about_devices_ranks_or_files():
+    for f in ("model.py", "layers.py", "losses.py", "puzzle_emb.py"):
+        src = (ROOT / "hrmlib" / f).read_text()
+        mods = {a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom)}
+        assert not mods & {"os", "pathlib", "torch.distributed", "json"}, (f, mods)
+        for word in (".cuda(", "torch.distributed", "open(", "get_rank"):
+            assert word not in src, (f, word)
