@@ -84,10 +84,26 @@ class Config:
     puzzle_emb_lr: float = 1e-2
     seed: int = 0
     eval_save_outputs: tuple[str, ...] = ()
+    # ---- ours: runs, resuming, devices, tracking
+    run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
+    resume: Optional[str] = None  # a run directory: continue from its last checkpoint
+    init_from: Optional[str] = None  # weights only: an hrmlib checkpoint/run or an original HRM checkpoint
+    max_steps: Optional[int] = None  # stop after this many optimizer steps in all (cuts any run short)
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: at evaluations and at the end)
+    keep_last: int = 2  # checkpoints kept besides the best one
+    early_stop_patience: int = 0  # stop after N evaluations without a better exact_accuracy (0: off)
+    compile: Optional[bool] = None  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
+    device: str = "auto"  # auto: cuda (one per local rank), else mps, else cpu
+    log_every: int = 1  # steps between metrics.jsonl lines
+    wandb: Optional[Literal["online", "offline"]] = None  # optional sink
+    tensorboard: bool = False  # optional sink (needs the tensorboard package)
 
     def __post_init__(self):
         _check(self.global_batch_size >= 1, "global_batch_size", f"must be >= 1, got {self.global_batch_size}")
         _check(self.lr > 0 and self.puzzle_emb_lr >= 0, "lr", "lr must be > 0 and puzzle_emb_lr >= 0")
+        _check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1, got {self.max_steps}")
+        _check(self.keep_last >= 1, "keep_last", f"must be >= 1, got {self.keep_last}")
+        _check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         if self.eval_interval is not None:
             _check(self.eval_interval >= 1 and self.epochs % self.eval_interval == 0, "eval_interval",
                    f"must divide epochs={self.epochs}, got {self.eval_interval}")

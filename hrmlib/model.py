@@ -140,7 +140,10 @@ class HRM(nn.Module):
                      torch.ones(B, dtype=torch.bool, device=dev),
                      {k: torch.zeros_like(v) for k, v in batch.items()})
 
-    def forward(self, carry: Carry, batch: dict) -> tuple[Carry, dict]:
+    def forward(self, carry: Carry, batch: dict, explore=None) -> tuple[Carry, dict]:
+        """One ACT segment. `explore` optionally supplies the exploration draws (uniforms [B],
+        minimum-halt draws [B]); by default they come from torch's generator, as the original's.
+        The trainer passes slices of global-batch draws, so every world size trains alike."""
         reset = carry.halted
         z_H = torch.where(reset.view(-1, 1, 1), self.H_init, carry.z_H)
         z_L = torch.where(reset.view(-1, 1, 1), self.L_init, carry.z_L)
@@ -159,8 +162,9 @@ class HRM(nn.Module):
             if self.training and self.cfg.halt_max_steps > 1:
                 halted = halted | (q_halt > q_cont)
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
-                explore = torch.rand_like(q_halt) < self.cfg.halt_exploration_prob
-                min_halt = explore * torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
+                if explore is None:
+                    explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
+                min_halt = (explore[0] < self.cfg.halt_exploration_prob) * explore[1]
                 halted = halted & (steps >= min_halt)
                 # Bootstrap target from a second, gradient-free pass on the new state (PQN-style:
                 # no replay buffer, no target network).

@@ -1,0 +1,75 @@
+"""Process-group setup in one place (nanochat's `compute_init`): rank, world size, device.
+
+torchrun sets RANK/LOCAL_RANK/WORLD_SIZE; without them we run as a single process. NCCL on CUDA,
+gloo on CPU; MPS when present and alone.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    local_rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def init(device: str = "auto") -> Dist:
+    """Join the torchrun process group if there is one; return who we are and where we run."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return Dist(device=pick_device(device))
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    dev = pick_device(device, local)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=30))
+    return Dist(rank, local, world, dev)
+
+
+def barrier(d: Dist):
+    if d.world > 1:
+        dist.barrier()
+
+
+def close():
+    if dist.is_initialized():
+        dist.barrier()  # leaving together avoids gloo aborting on a peer that already tore down
+        dist.destroy_process_group()
+
+
+def broadcast_object(obj, d: Dist):
+    """Rank 0's Python object on every rank (used for run ids and resolved configs)."""
+    if d.world == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def sum_to_main(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.world > 1:
+        dist.reduce(t, dst=0, op=dist.ReduceOp.SUM)
+    return t

@@ -1,0 +1,214 @@
+"""Launch training from a notebook: torchrun as a child process, its output streamed into the cell,
+a learning-curve figure redrawn as metrics.jsonl grows, and no orphan workers on interrupt.
+
+    from hrmlib.launch import torchrun
+    run = torchrun("debug", ["data_path=data/sudoku-debug"], nproc=2)
+
+`papermill --log-output` shows the streamed lines live. A non-zero exit raises, so papermill fails.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .runs import ROOT, new_run_id
+
+
+class TrainingFailed(RuntimeError):
+    pass
+
+
+# Datasets the workbench can build by itself, offline, for the presets that train on them.
+RECIPES = {
+    "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
+                              num_aug=4, seed=0),
+}
+
+
+def ensure_data(preset: str, data_path: str = "") -> Path:
+    """The preset's (or the given) dataset directory; built-in recipes are built when missing."""
+    from . import config as C
+    from .data import DataError, build
+    rel = data_path or C.load(preset).data_path
+    path = Path(rel) if Path(rel).is_absolute() else ROOT / rel
+    if (path / "identifiers.json").exists():
+        return path
+    recipe = RECIPES.get(rel) or RECIPES.get(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else "")
+    if recipe is None:
+        raise DataError(f"{path} is not a dataset (no identifiers.json); build it first, e.g. "
+                        f"python -m hrmlib.data sudoku --output-dir {rel} --source generate")
+    recipe = dict(recipe)
+    print(build(recipe.pop("task"), path, **recipe), flush=True)
+    return path
+
+
+def summary(run: Path) -> dict:
+    """The last evaluation of a run (exact accuracy is the headline), printed and returned."""
+    from .plots import read_metrics
+    evals = [r for r in read_metrics(run) if r.get("split") == "test"]
+    if not evals:
+        print(f"{run}: no evaluation yet")
+        return {}
+    last = evals[-1]
+    keys = ["exact_accuracy", "accuracy", "act_steps", "q_halt_accuracy", "count"] + \
+        [k for k in last if k.startswith("pass@")]
+    print(f"run {run}\nstep {last['step']}: " + ", ".join(f"{k} {last[k]:.4g}" for k in keys if k in last))
+    return last
+
+
+def torchrun_cmd(preset: str, overrides: list[str], nproc: int = 1, nnodes: int = 1,
+                 rdzv_endpoint: str | None = None, module: str = "hrmlib.train") -> list[str]:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun) if torchrun.exists() else "torchrun", f"--nproc-per-node={nproc}"]
+    if nnodes > 1:
+        if not rdzv_endpoint:
+            raise ValueError("nnodes > 1 needs rdzv_endpoint=HOST:PORT (the c10d rendezvous on the first node)")
+        cmd += [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}"]
+    else:
+        cmd += ["--standalone"]
+    # workers inherit our stdout; only rank 0 prints (besides errors), so lines do not interleave
+    cmd += ["-m", module, preset, *overrides]
+    return cmd
+
+
+def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int = 1,
+             rdzv_endpoint: str | None = None, run_dir: str | None = None, plot_every_s: float = 10.0,
+             threads: int | None = None) -> Path:
+    """Train under torchrun; stream its output; redraw the learning curve; return the run dir."""
+    run = Path(run_dir) if run_dir else ROOT / "runs" / new_run_id(preset)
+    cmd = torchrun_cmd(preset, [*overrides, f"run_dir={run}"], nproc, nnodes, rdzv_endpoint)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads or "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // nproc))
+    print("$ " + shlex.join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1, start_new_session=True)
+    handle, last_plot = _display_handle(), 0.0
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            if sel.select(timeout=1.0):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            if handle is not None and time.time() - last_plot > plot_every_s:
+                last_plot = _redraw(handle, run)
+        rc = proc.wait()
+    except BaseException:  # KeyboardInterrupt from the kernel: take the whole process group down
+        _kill(proc)
+        raise
+    if handle is not None:
+        _redraw(handle, run)
+    if rc != 0:
+        raise TrainingFailed(f"training exited with status {rc} (command: {shlex.join(cmd)}); see the output above")
+    return run
+
+
+def _kill(proc: subprocess.Popen):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _display_handle():
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    if get_ipython() is None:
+        return None
+    return display("waiting for the first metrics…", display_id=True)
+
+
+def _redraw(handle, run: Path) -> float:
+    from .plots import learning_curves
+    if (run / "metrics.jsonl").exists():
+        import matplotlib.pyplot as plt
+        fig = learning_curves([run])
+        handle.update(fig)
+        plt.close(fig)
+    return time.time()
+
+
+# ---------------------------------------------------------------------------- notebooks
+
+def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Path:
+    """Execute a parameterised notebook with papermill into its run directory.
+
+    `key=value` args set notebook parameters (parsed by each parameter's declared type); any other
+    key is a config override appended to the notebook's `overrides` list, so the CLI grammar holds.
+    """
+    import papermill as pm
+    nb = Path(notebook).resolve()
+    declared = pm.inspect_notebook(str(nb))
+    params, extra = {}, []
+    for a in args:
+        if "=" not in a:
+            raise ValueError(f"{a!r} is not key=value; notebook parameters: {', '.join(declared)}")
+        k, v = a.split("=", 1)
+        if k in declared:
+            params[k] = _parse(v, declared[k]["inferred_type_name"])
+        else:
+            extra.append(a)
+    if extra:
+        if "overrides" not in declared:
+            raise ValueError(f"unknown notebook parameters {extra}; declared: {', '.join(declared)}")
+        params["overrides"] = list(params.get("overrides", [])) + extra
+    preset = params.get("preset", declared.get("preset", {}).get("default", "run")).strip("'\"")
+    run = Path(params.get("run_dir") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}"))
+    run.mkdir(parents=True, exist_ok=True)
+    if "run_dir" in declared:
+        params["run_dir"] = str(run)
+    out = run / nb.name
+    print(f"executing {nb.name} → {out}", flush=True)
+    pm.execute_notebook(str(nb), str(out), parameters=params, log_output=log_output, cwd=str(nb.parent),
+                        progress_bar=False)
+    return run
+
+
+def _parse(v: str, typ: str):
+    t = typ.replace(" ", "").lower()
+    if t in ("int",):
+        return int(v)
+    if t in ("float",):
+        return float(v)
+    if t in ("bool",):
+        return v.lower() in ("1", "true", "yes", "on")
+    if t.startswith("list"):
+        return [s.strip() for s in v.strip("[]").split(",") if s.strip()]
+    return v
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2 or argv[0] != "notebook":
+        print("usage: launch/notebook NOTEBOOK [param=value | config.key=value …]", file=sys.stderr)
+        return 2
+    try:
+        run = run_notebook(argv[1], argv[2:])
+    except Exception as e:  # papermill's PapermillExecutionError carries the failing cell's traceback
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"done: {run}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Train HRM on one CPU, one GPU, or many GPUs and nodes (HRM-SPEC §5).
+
+    python -m hrmlib.train debug data_path=data/sudoku-debug max_steps=50
+    torchrun --standalone --nproc-per-node 8 -m hrmlib.train sudoku_extreme_1k data_path=data/sudoku-extreme-1k-aug-1000
+    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m hrmlib.train arc1
+    python -m hrmlib.train resume=runs/<id> [max_steps=N]        # continue a killed run exactly
+
+Carry training as the original: the ACT carry persists across batches, a slot whose puzzle halted
+takes the batch's row at its index, running slots drop theirs, and every call is one optimizer
+step (deep supervision). The global batch is split across ranks; gradients are averaged by DDP's
+bucketed all-reduce; the puzzle table is trained by sign-SGD on gathered rows.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as tdist
+from tqdm import tqdm
+
+from . import config as C
+from . import dist, runs
+from .compat import CompatError, load_checked, original_key_to_ours
+from .data import DataError, TrainSampler, load_split, local_slice, to_torch
+from .evaluate import evaluate
+from .losses import act_loss
+from .model import Carry, build, forward_dtype
+from .optim import make_optimizers, set_lr
+
+METRIC_KEYS = ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss",
+               "q_continue_loss", "halted", "loss")
+
+
+class TrainError(RuntimeError):
+    """The run cannot go on (bad checkpoint, non-finite loss, …); the message says what to do."""
+
+
+@dataclass
+class Progress:
+    step: int = 0  # optimizer steps done
+    it: int = 0  # current iteration (eval_interval epochs each)
+    k: int = 0  # batches of iteration `it` consumed
+    best_step: int | None = None
+    best: float = -1.0
+    bad_evals: int = 0
+    history: list = field(default_factory=list)
+
+
+def resolve_config(argv: list[str]) -> tuple[str, C.Config]:
+    """`PRESET key=value …`, or just `resume=RUN key=value …` (the run's saved config is the base)."""
+    preset, over = (argv[0], argv[1:]) if argv and "=" not in argv[0] else (None, argv)
+    resume = next((o.split("=", 1)[1] for o in over if o.startswith("resume=")), None)
+    if resume:
+        path = Path(resume) / "config.json"
+        if not path.is_file():
+            raise C.ConfigError(f"resume={resume}: no config.json there; expected a run directory runs/<id>")
+        saved = json.loads(path.read_text())
+        base = C.from_dict(C.Config, saved["config"])
+        cfg = C.apply(base, [o for o in over if not o.startswith("resume=")] + [f"resume={resume}"])
+        return saved["preset"], C.apply(cfg, [f"run_dir={resume}"])
+    if preset is None:
+        raise C.ConfigError(f"give a preset first: python -m hrmlib.train PRESET [key=value …]; presets: "
+                            f"{', '.join(C.PRESETS)}")
+    return preset, C.load(preset, over)
+
+
+def total_steps(cfg: C.Config, meta) -> int:
+    return int(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.global_batch_size)
+
+
+def load_weights(model, path: str, identifiers: list[str]):
+    """init_from: an hrmlib checkpoint (or run directory) or an original HRM checkpoint file."""
+    p = Path(path)
+    if p.is_dir() and not (p / "state.pt").exists():
+        found = runs.checkpoints(p)
+        if not found:
+            raise TrainError(f"init_from={path}: no checkpoint in it (expected runs/<id> or a step_<N> directory)")
+        p = found[-1]
+    if p.is_dir():
+        state = torch.load(p / "state.pt", map_location="cpu", weights_only=True)
+        check_identifiers(state["identifiers"], identifiers, p)
+        sd = state["model"]
+    elif p.is_file():
+        sd = {original_key_to_ours(k): v for k, v in torch.load(p, map_location="cpu", weights_only=True).items()}
+    else:
+        raise TrainError(f"init_from={path}: no such file or directory")
+    try:
+        load_checked(model, sd)
+    except CompatError as e:
+        raise TrainError(f"init_from={path} does not fit this model and dataset ({e})") from None
+
+
+def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
+    if ckpt_ids != data_ids:
+        diff = next((i for i, (a, b) in enumerate(zip(ckpt_ids, data_ids)) if a != b), min(len(ckpt_ids), len(data_ids)))
+        raise TrainError(f"{where} was trained on a dataset with other puzzle identifiers ({len(ckpt_ids)} vs "
+                         f"{len(data_ids)}; first difference at index {diff}); its puzzle embeddings would be "
+                         f"meaningless here — use the dataset it was trained on (its identifiers.json)")
+
+
+def reduce_metrics(m: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Tensor:
+    vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]] + [carry.halted.sum(), terms["total"].detach()]
+    v = torch.stack([torch.as_tensor(x, dtype=torch.float64, device=carry.steps.device) for x in vals])
+    if d.world > 1:
+        tdist.all_reduce(v)  # all ranks need the loss to agree on a NaN stop
+    return v
+
+
+def train_row(v: torch.Tensor, gbs: int) -> dict:
+    """Original reduction (§2): *loss keys / global batch, others / rows halted now; plus ours."""
+    s = dict(zip(METRIC_KEYS, v.tolist()))
+    n = max(s["count"], 1)
+    row = {k: s[k] / gbs for k in ("lm_loss", "q_halt_loss", "q_continue_loss", "loss")}
+    row |= {k: s[k] / n for k in ("accuracy", "exact_accuracy", "q_halt_accuracy")}
+    row |= {"act_steps": s["steps"] / n, "count": int(s["count"]), "halted_fraction": s["halted"] / gbs}
+    return row
+
+
+def main(argv=None) -> int:
+    try:
+        return train(sys.argv[1:] if argv is None else argv)
+    except (C.ConfigError, DataError, CompatError, TrainError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        dist.close()
+
+
+def train(argv: list[str]) -> int:
+    preset, cfg = resolve_config(argv)
+    d = dist.init(cfg.device)
+    data = Path(cfg.data_path)
+    train_split, test_split = load_split(data, "train"), load_split(data, "test")
+    identifiers = json.loads((data / "identifiers.json").read_text())
+    meta = train_split.meta
+    if cfg.global_batch_size % d.world:
+        raise C.ConfigError(f"global_batch_size={cfg.global_batch_size} must divide by the {d.world} processes")
+    B = cfg.global_batch_size // d.world
+
+    run = Path(cfg.run_dir or runs.ROOT / "runs" / runs.new_run_id(preset))
+    run = Path(dist.broadcast_object(str(run), d))
+    if d.main:
+        run.mkdir(parents=True, exist_ok=True)
+        runs.atomic_write(run / "config.json", json.dumps({"preset": preset, "config": cfg.to_dict()}, indent=2))
+        runs.atomic_write(run / "env.json", json.dumps(runs.env_info(d), indent=2))
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = build(cfg.arch, meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
+    opts = make_optimizers(model, cfg)
+    explore_gen = torch.Generator().manual_seed(cfg.seed + 1)  # global-batch exploration draws
+    prog, carry = Progress(), None
+    if cfg.resume and runs.checkpoints(run):
+        ckpt = runs.checkpoints(run)[-1]
+        state, mine = runs.load_checkpoint(ckpt, d, d.device)
+        check_identifiers(state["identifiers"], identifiers, ckpt)
+        load_checked(model, state["model"])
+        for o, s in zip(opts, state["opts"]):
+            o.load_state_dict(s)
+        prog = Progress(**state["progress"])
+        explore_gen.set_state(state["explore_rng"])
+        torch.set_rng_state(mine["torch_rng"])
+        carry = Carry(**mine["carry"]) if mine["carry"] else None
+    elif cfg.init_from:
+        load_weights(model, cfg.init_from, identifiers)
+    torch.manual_seed(cfg.seed + d.rank + prog.step)  # nothing random is drawn from it in training today
+
+    ddp = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=False) if d.world > 1 else model
+    use_compile = cfg.compile if cfg.compile is not None else (d.device.type == "cuda" and "DISABLE_COMPILE" not in os.environ)
+    fwd = torch.compile(ddp, dynamic=False) if use_compile and "DISABLE_COMPILE" not in os.environ else ddp
+
+    total = total_steps(cfg, meta)
+    stop_at = min(total, cfg.max_steps or total)
+    iters = cfg.epochs // (cfg.eval_interval or cfg.epochs)
+    sampler = TrainSampler(train_split, cfg.global_batch_size, cfg.seed, cfg.eval_interval or cfg.epochs)
+    log = runs.Metrics(run, cfg, d.main)
+    log.truncate_after(prog.step)
+    if d.main:
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"run {run}\n{n_params:,} parameters · {d.world} process(es) on {d.device} · "
+              f"{total} steps planned, stopping at {stop_at}", flush=True)
+    bar = tqdm(total=stop_at, initial=prog.step, disable=not (d.main and sys.stderr.isatty()), dynamic_ncols=True)
+    every = max(1, stop_at // 20)
+    t0, t_last = time.time(), time.time()
+
+    def checkpoint(best_step=None):
+        state = {"model": model.state_dict(), "opts": [o.state_dict() for o in opts], "progress": vars(prog),
+                 "explore_rng": explore_gen.get_state(), "identifiers": identifiers, "world_size": d.world,
+                 "config": cfg.to_dict(), "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
+                                                   "num_puzzle_identifiers": meta.num_puzzle_identifiers}}
+        mine = {"carry": vars(carry) if carry is not None else None, "torch_rng": torch.get_rng_state()}
+        runs.save_checkpoint(run, prog.step, state, mine, d, cfg.keep_last, prog.best_step)
+
+    def stream():  # batches across iterations; None marks the end of one (eval time)
+        while prog.it < iters:
+            yield from sampler.iteration(prog.it, start=prog.k)
+            yield None
+
+    for batch in ([] if prog.step >= stop_at else stream()):
+        if batch is None:  # evaluate every eval_interval epochs, as the original
+            prog.it, prog.k = prog.it + 1, 0
+            if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint):
+                break  # early stop
+            continue
+        local = to_torch(local_slice(batch, d.rank, d.world), d.device)
+        u = torch.rand(cfg.global_batch_size, generator=explore_gen)
+        draw = torch.randint(2, cfg.arch.halt_max_steps + 1, (cfg.global_batch_size,), generator=explore_gen,
+                             dtype=torch.int32)
+        explore = (u[d.rank * B:(d.rank + 1) * B].to(d.device), draw[d.rank * B:(d.rank + 1) * B].to(d.device))
+        if carry is None:
+            carry = model.initial_carry(local)
+        model.train()
+        carry, out = fwd(carry, local, explore)
+        terms, m = act_loss(out, carry, cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows)
+        (terms["total"] * (d.world / cfg.global_batch_size)).backward()  # DDP averages: global mean
+        v = reduce_metrics(m, carry, terms, d)
+        if not math.isfinite(v[-1].item()):
+            last = runs.checkpoints(run)
+            raise TrainError(f"loss became {v[-1].item()} at step {prog.step + 1}; no update was applied. Last "
+                             f"good checkpoint: {last[-1] if last else 'none'}. Try a lower lr or "
+                             f"arch.forward_dtype=float32.")
+        prog.step, prog.k = prog.step + 1, prog.k + 1
+        lrs = set_lr(opts, prog.step, total, cfg)
+        for o in opts:
+            o.step()
+            o.zero_grad()
+        bar.update(1)
+        if prog.step % cfg.log_every == 0 or prog.step == stop_at:
+            now = time.time()
+            row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs) +
+                   prog.k * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
+                   **train_row(v, cfg.global_batch_size), "lr": lrs[-1],
+                   "examples_per_s": cfg.global_batch_size * cfg.log_every / max(now - t_last, 1e-9),
+                   "wall_time": now - t0}
+            t_last = now
+            log.log(row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", exact=f"{row['exact_accuracy']:.3f}")
+            if d.main and not sys.stderr.isatty() and (prog.step % every == 0 or prog.step == stop_at):
+                print(f"step {prog.step}/{stop_at} loss {row['loss']:.4f} exact_accuracy "
+                      f"{row['exact_accuracy']:.3f} accuracy {row['accuracy']:.3f} "
+                      f"{row['examples_per_s']:.0f} ex/s", flush=True)
+        if prog.step >= stop_at:  # the last step: evaluate and checkpoint
+            eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint)
+            break
+        if cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
+            checkpoint(prog.best_step)
+    bar.close()
+    log.close()
+    if d.main:
+        print(f"done: {prog.step} steps; run directory {run}", flush=True)
+    return 0
+
+
+def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, checkpoint) -> bool:
+    """Evaluate, log, checkpoint (keeping the best); return True when early stopping says stop."""
+    res = evaluate(model, test_split, cfg, d, run / "eval" / f"step_{prog.step}")
+    row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs), "split": "test", **res}
+    log.log(row)
+    if d.main:
+        print(f"eval step {prog.step}: exact_accuracy {res['exact_accuracy']:.4f} accuracy {res['accuracy']:.4f} "
+              f"({res['count']} puzzles)", flush=True)
+    if res["exact_accuracy"] > prog.best:
+        prog.best, prog.best_step, prog.bad_evals = res["exact_accuracy"], prog.step, 0
+    else:
+        prog.bad_evals += 1
+    checkpoint(prog.best_step)
+    return bool(cfg.early_stop_patience and prog.bad_evals >= cfg.early_stop_patience)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The trainer as users run it: real processes, real torchrun (gloo), real SIGKILL."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hrmlib.compat import original_key_to_ours
+from hrmlib.data import build
+from hrmlib.data.format import make_split, write_dataset
+from conftest import FIXTURES, ROOT, run_py
+
+STEADY = ("wall_time", "examples_per_s")  # timing columns differ between runs by nature
+
+
+@pytest.fixture(scope="module")
+def sudoku(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "sudoku"
+    build("sudoku", out, source="generate", gen_count=120, gen_test_count=32, gen_clues=40, num_aug=2, seed=0,
+          progress=False)
+    return out
+
+
+def tiny(path: Path, names: list[str]) -> Path:
+    """A dataset shaped like the parity fixture (V=7, S=16, 5 puzzle ids)."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 7, (16, 16)).astype(np.uint8)
+    split = make_split(x, x, np.arange(1, 5).repeat(2)[:8] % 5, np.arange(0, 17, 2), np.arange(0, 9, 2),
+                       vocab_size=7, num_puzzle_identifiers=5)
+    return write_dataset(path, {"train": split, "test": split}, names)
+
+
+FIXTURE_ARCH = ["arch.hidden_size=64", "arch.num_heads=4", "arch.H_layers=2", "arch.L_layers=2",
+                "arch.puzzle_emb_ndim=64", "arch.halt_max_steps=4", "global_batch_size=4"]
+
+
+def train(data, *over, **kw):
+    return run_py("-m", "hrmlib.train", "debug", f"data_path={data}", *over, **kw)
+
+
+def rows(run, split="train"):
+    out = [json.loads(l) for l in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in STEADY} for r in out if r["split"] == split]
+
+
+def test_debug_preset_trains_and_its_loss_falls(sudoku, tmp_path):
+    r = train(sudoku, f"run_dir={tmp_path / 'run'}", "max_steps=40", check=True)
+    tr = rows(tmp_path / "run")
+    assert len(tr) == 40 and "done: 40 steps" in r.stdout
+    first, last = np.mean([x["loss"] for x in tr[:8]]), np.mean([x["loss"] for x in tr[-8:]])
+    assert last < 0.85 * first, (first, last)
+    run = tmp_path / "run"
+    assert {"config.json", "env.json", "metrics.jsonl"} <= {p.name for p in run.iterdir()}
+    env = json.loads((run / "env.json").read_text())
+    assert env["world_size"] == 1 and env["torch"] == torch.__version__ and "git_commit" in env
+    assert json.loads((run / "eval" / "step_40" / "metrics.json").read_text())["count"] == 32
+    assert (run / "checkpoints" / "step_40" / "state.pt").exists()
+    for k in ("exact_accuracy", "accuracy", "halted_fraction", "act_steps", "lr", "lm_loss", "q_halt_loss",
+              "q_continue_loss", "examples_per_s", "wall_time", "epoch"):
+        assert k in json.loads((run / "metrics.jsonl").read_text().splitlines()[0]), k
+
+
+def test_two_gloo_processes_train_like_one(sudoku, tmp_path):
+    over = ["max_steps=12", "log_every=1"]
+    train(sudoku, f"run_dir={tmp_path / 'one'}", *over, check=True)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", "debug",
+                        f"data_path={sudoku}", f"run_dir={tmp_path / 'two'}", *over], cwd=ROOT, text=True,
+                       capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "env.json").read_text())["world_size"] == 2
+    a, b = rows(tmp_path / "one"), rows(tmp_path / "two")
+    assert len(a) == len(b) == 12
+    for x, y in zip(a, b):
+        assert x["count"] == y["count"] and x["halted_fraction"] == y["halted_fraction"], (x, y)
+        for k in ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "accuracy"):
+            assert x[k] == pytest.approx(y[k], rel=1e-4, abs=1e-6), (k, x, y)
+    ea, eb = rows(tmp_path / "one", "test"), rows(tmp_path / "two", "test")
+    assert ea[0]["count"] == eb[0]["count"] == 32
+    assert ea[0]["accuracy"] == pytest.approx(eb[0]["accuracy"], abs=1e-4)
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path):
+    over = ["max_steps=24", "checkpoint_every=6"]
+    train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, check=True)
+    run = tmp_path / "killed"
+    p = subprocess.Popen([sys.executable, "-m", "hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={run}",
+                          *over], cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        m = run / "metrics.jsonl"
+        if m.exists() and len(m.read_text().splitlines()) >= 15:
+            break
+        time.sleep(0.05)
+    assert p.poll() is None, "training finished before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = len((run / "metrics.jsonl").read_text().splitlines())
+    assert 15 <= done < 24
+    r = run_py("-m", "hrmlib.train", f"resume={run}", check=True)
+    assert "done: 24 steps" in r.stdout
+    assert rows(run) == rows(tmp_path / "ref")  # bit-identical curve: nothing lost, nothing repeated
+    assert rows(run, "test") == rows(tmp_path / "ref", "test")
+
+
+def test_init_from_an_original_checkpoint(tmp_path):
+    data = tiny(tmp_path / "tiny", ["<blank>", "a", "b", "c", "d"])
+    ck = FIXTURES / "hrm-reference" / "state_dict.compiled.pt"  # `_orig_mod.model.inner.…` keys
+    train(data, f"run_dir={tmp_path / 'run'}", *FIXTURE_ARCH, f"init_from={ck}", "max_steps=1", "lr=1e-30",
+          "puzzle_emb_lr=0", check=True)
+    state = torch.load(tmp_path / "run" / "checkpoints" / "step_1" / "state.pt", weights_only=True)
+    ref = {original_key_to_ours(k): v for k, v in torch.load(ck, weights_only=True).items()}
+    for k, v in ref.items():  # an lr of 1e-30 leaves float32 weights as loaded
+        assert torch.equal(state["model"][k], v), k
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope"], "unknown preset 'nope'"),
+    (["debug", "lrr=1"], "unknown key 'lrr'"),
+    (["debug", "data_path=/nonexistent/x"], "/nonexistent/x"),
+    (["debug", "data_path=EMPTY"], "dataset.json: missing file"),
+    (["debug", "data_path=DATA", "arch.num_heads=5"], "arch.hidden_size: must be divisible by arch.num_heads=5"),
+])
+def test_bad_input_fails_before_training(args, message, sudoku, tmp_path):
+    (tmp_path / "empty").mkdir()
+    args = [a.replace("DATA", str(sudoku)).replace("EMPTY", str(tmp_path / "empty")) for a in args]
+    r = run_py("-m", "hrmlib.train", *args, f"run_dir={tmp_path / 'r'}")
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()
+
+
+def test_checkpoint_of_another_vocabulary_is_refused(sudoku, tmp_path):
+    ck = FIXTURES / "hrm-reference" / "state_dict.eager.pt"  # V=7, hidden 64: not a debug sudoku model
+    r = train(sudoku, f"run_dir={tmp_path / 'r'}", f"init_from={ck}")
+    assert r.returncode == 2 and "does not fit this model and dataset" in r.stderr
+    assert "shape: embed.weight checkpoint (7, 64) vs model (11, 64)" in r.stderr
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()
+
+
+def test_dataset_with_other_identifiers_is_refused(tmp_path):
+    a = tiny(tmp_path / "a", ["<blank>", "a", "b", "c", "d"])
+    b = tiny(tmp_path / "b", ["<blank>", "a", "b", "x", "d"])
+    train(a, f"run_dir={tmp_path / 'ra'}", *FIXTURE_ARCH, "max_steps=1", check=True)
+    r = train(b, f"run_dir={tmp_path / 'rb'}", *FIXTURE_ARCH, f"init_from={tmp_path / 'ra'}")
+    assert r.returncode == 2 and "other puzzle identifiers" in r.stderr and "first difference at index 3" in r.stderr
+    assert not (tmp_path / "rb" / "metrics.jsonl").exists()
