@@ -178,6 +178,9 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
         params["run_dir"] = str(run)
     out = run / nb.name
     print(f"executing {nb.name} → {out}", flush=True)
+    if log_output:  # papermill logs cell output at INFO: show it live, as `papermill --log-output`
+        import logging
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     pm.execute_notebook(str(nb), str(out), parameters=params, log_output=log_output, cwd=str(nb.parent),
                         progress_bar=False)
     return run
