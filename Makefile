@@ -7,7 +7,7 @@ PY    := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 NB_EXTRA := --extra-keys "metadata.papermill cell.metadata.papermill metadata.language_info"
 
-.PHONY: install test strip clean-venv
+.PHONY: install test demo strip clean-venv
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,25 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	shopt -s nullglob; nbs=(notebooks/*.ipynb); if [ $${#nbs[@]} -gt 0 ]; then $(PY) -m nbstripout --verify $(NB_EXTRA) "$${nbs[@]}"; fi
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
+ifndef DEMO_RUN
+DEMO_RUN := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+endif
+DEMO_DATA := data/sudoku-demo
+demo: install
+	@echo "== 1/4 building an easy Sudoku dataset with the built-in generator (offline) → $(DEMO_DATA)"
+	test -f $(DEMO_DATA)/identifiers.json || $(PY) -m hrmlib.data sudoku --output-dir $(DEMO_DATA) \
+	  --source generate --gen-count 1000 --gen-test-count 200 --gen-clues 70 --num-aug 7 --seed 0
+	@echo "== 2/4 training through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
+	launch/notebook notebooks/02_train.ipynb preset=demo data_path=$(abspath $(DEMO_DATA)) run_dir=$(abspath $(DEMO_RUN))
+	@echo "== 3/4 evaluating the last checkpoint"
+	$(PY) -m hrmlib.evaluate checkpoint=$(DEMO_RUN)
+	@echo "== 4/4 done. Look at:"
+	@echo "   $(DEMO_RUN)/02_train.ipynb       the executed training notebook"
+	@echo "   $(DEMO_RUN)/learning_curve.png   loss and exact accuracy"
+	@echo "   $(DEMO_RUN)/eval/                predictions and metrics.json"
+	@echo "   make lab                          to open the notebooks in JupyterLab"
 
 # Strip outputs and metadata from the notebooks in place (what the git filter does on commit).
 strip: install

@@ -83,24 +83,26 @@ def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 class Rotary(nn.Module):
-    """Rotate-half RoPE tables [S, d] (non-persistent: never in checkpoints)."""
+    """Rotate-half RoPE tables [S, d/2] (non-persistent: never in checkpoints)."""
 
     def __init__(self, d: int, max_len: int, theta: float):
         super().__init__()
         inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
         freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)
-        emb = torch.cat((freqs, freqs), dim=-1)
-        self.register_buffer("cos", emb.cos(), persistent=False)
-        self.register_buffer("sin", emb.sin(), persistent=False)
+        # the original's tables are cat(freqs, freqs); both halves are equal, so keep one
+        self.register_buffer("cos", freqs.cos(), persistent=False)
+        self.register_buffer("sin", freqs.sin(), persistent=False)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [B, S, h, d]; rotation in fp32, result in x's dtype."""
+    """Rotate-half RoPE on x [B, S, h, d] in fp32, result in x's dtype.
+
+    x·cat(c, c) + cat(−x₂, x₁)·cat(s, s) written per half: the same products and sums, bit for
+    bit, without materialising the rotated copy."""
     dt = x.dtype
-    x = x.float()
-    x1, x2 = x.chunk(2, dim=-1)
-    rot = torch.cat((-x2, x1), dim=-1)
-    return (x * cos[:, None] + rot * sin[:, None]).to(dt)
+    x1, x2 = x.float().chunk(2, dim=-1)
+    c, s = cos[:, None], sin[:, None]
+    return torch.cat((x1 * c - x2 * s, x2 * c + x1 * s), dim=-1).to(dt)
 
 
 def pick_backend(name: str) -> str:
@@ -136,9 +138,11 @@ class Attention(nn.Module):
 
     def forward(self, x, rope: Rotary | None):
         B, S, _ = x.shape
-        q, k, v = self.qkv(x).view(B, S, 3 * self.h, self.d).split(self.h, dim=2)
-        if rope is not None:
-            q, k = apply_rope(q, rope.cos[:S], rope.sin[:S]), apply_rope(k, rope.cos[:S], rope.sin[:S])
+        qkv = self.qkv(x).view(B, S, 3 * self.h, self.d)
+        qk, v = qkv[:, :, :2 * self.h], qkv[:, :, 2 * self.h:]
+        if rope is not None:  # queries and keys rotated in one call
+            qk = apply_rope(qk, rope.cos[:S], rope.sin[:S])
+        q, k = qk.split(self.h, dim=2)
         return self.o(attention(q, k, v, self.backend).reshape(B, S, -1))
 
 

@@ -1,0 +1,147 @@
+"""Time training steps and evaluation on random puzzle-shaped data; print a table, write JSON.
+
+    python -m hrmlib.bench debug batch=32                                   # CPU, eager
+    python -m hrmlib.bench sudoku_extreme_1k batch=768 device=cuda compile=true
+    python -m hrmlib.bench sudoku_extreme_1k batch=64 seq_len=900 vocab=12  # Maze/ARC shape
+
+A train step is what the trainer does per batch: one ACT segment (forward with the bootstrap
+pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch.
+Warm-up steps are excluded, devices are synchronised, the median of `repeats` is reported, and
+achieved FLOP/s come from counting the matmuls (`flops`).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+from . import config as C
+from .layers import swiglu_width
+from .losses import act_loss
+from .model import HRM, forward_dtype
+from .optim import make_optimizers
+
+DEFAULTS = {"batch": 32, "seq_len": 81, "vocab": 11, "puzzle_ids": 1, "device": "cpu", "compile": "false",
+            "warmup": 3, "repeats": 10, "modes": "train,eval", "dtype": "auto", "out": ""}
+
+
+def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
+    """Matmul FLOPs of one transformer block on [B, S, D] (forward)."""
+    D, I = cfg.hidden_size, swiglu_width(cfg.hidden_size, cfg.expansion)
+    return B * S * (2 * D * 3 * D + 2 * D * D + 2 * D * 2 * I + 2 * I * D) + 4 * B * S * S * D
+
+
+def flops(cfg: C.ArchConfig, B: int, S: int, V: int, mode: str) -> float:
+    """FLOPs of one train step (two inner passes + backward of the grad phase) or one eval batch."""
+    per_pass = cfg.H_cycles * (cfg.L_cycles * cfg.L_layers + cfg.H_layers)  # layer passes in one inner call
+    grad_layers = cfg.L_layers + cfg.H_layers
+    lf, head = layer_flops(cfg, B, S), 2 * B * S * cfg.hidden_size * V
+    if mode == "eval":
+        return cfg.halt_max_steps * (per_pass * lf + head)
+    passes = 2 if cfg.halt_max_steps > 1 else 1
+    return passes * (per_pass * lf + head) + 2 * (grad_layers * lf + head)  # backward ≈ 2× forward
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
+    cfg = C.load(preset, overrides)
+    dev = torch.device(opts["device"])
+    dtype = forward_dtype(opts["dtype"] if opts["dtype"] != "auto" else cfg.arch.forward_dtype, dev.type)
+    B, S, V, N = (int(opts[k]) for k in ("batch", "seq_len", "vocab", "puzzle_ids"))
+    torch.manual_seed(0)
+    model = HRM(cfg.arch, V, S, N, dtype).to(dev)
+    fwd = torch.compile(model, dynamic=False) if opts["compile"] == "true" else model
+    opt = make_optimizers(model, replace(cfg, global_batch_size=B))
+    g = torch.Generator().manual_seed(0)
+    batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
+             "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
+             "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32).to(dev)}
+    S_all = S + model.P
+    out_rows = []
+    for mode in opts["modes"].split(","):
+        state = {"carry": model.initial_carry(batch)}
+
+        def train_step():
+            model.train()
+            state["carry"], out = fwd(state["carry"], batch)
+            terms, _ = act_loss(out, state["carry"], cfg.arch.loss.loss_type)
+            (terms["total"] / B).backward()
+            for o in opt:
+                o.step()
+                o.zero_grad()
+
+        def eval_batch():
+            model.eval()
+            with torch.inference_mode():
+                carry = model.initial_carry(batch)
+                for _ in range(cfg.arch.halt_max_steps):
+                    carry, _ = fwd(carry, batch)
+
+        fn = train_step if mode == "train" else eval_batch
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        t_first = time.perf_counter()
+        for _ in range(int(opts["warmup"])):
+            fn()
+        _sync(dev)
+        warm_s = time.perf_counter() - t_first
+        times = []
+        for _ in range(int(opts["repeats"])):
+            t = time.perf_counter()
+            fn()
+            _sync(dev)
+            times.append(time.perf_counter() - t)
+        med = statistics.median(times)
+        fl = flops(cfg.arch, B, S_all, V, mode)
+        out_rows.append({
+            "preset": preset, "overrides": overrides, "mode": mode, "batch": B, "seq_len": S, "device": str(dev),
+            "dtype": str(dtype).removeprefix("torch."), "compile": opts["compile"] == "true",
+            "ms": med * 1e3, "ms_min": min(times) * 1e3, "per_s": B / med, "steps_per_s": 1 / med,
+            "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
+            "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+        })
+    return out_rows
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'preset':<20}{'mode':<6}{'batch':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}{'ex/s':>10}" \
+           f"{'TFLOP/s':>9}{'peak GB':>9}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
+        lines.append(f"{r['preset']:<20}{r['mode']:<6}{r['batch']:>6}{r['seq_len']:>5}{r['dtype']:>10}"
+                     f"{str(r['compile']):>8}{r['ms']:>10.1f}{r['per_s']:>10.1f}{r['tflops']:>9.4f}{mem:>9}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or "=" in argv[0]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    opts, over = dict(DEFAULTS), []
+    for a in argv[1:]:
+        k, _, v = a.partition("=")
+        (opts.__setitem__(k, v) if k in DEFAULTS else over.append(a))
+    try:
+        rows = measure(argv[0], over, opts)
+    except C.ConfigError as e:
+        print(f"error: {e} (bench options: {', '.join(DEFAULTS)})", file=sys.stderr)
+        return 2
+    print(table(rows))
+    if opts["out"]:
+        with open(opts["out"], "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
