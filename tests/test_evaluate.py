@@ -1,0 +1,50 @@
+"""`python -m hrmlib.evaluate`: the same numbers as the trainer's own evaluation, for Sudoku and ARC."""
+import json
+
+import numpy as np
+import pytest
+
+from hrmlib.data import build
+from conftest import run_py
+
+
+def _task(rng, n_train, n_test):
+    def pair():
+        g = rng.integers(0, 10, (rng.integers(1, 4), rng.integers(1, 4)))
+        return {"input": g.tolist(), "output": np.rot90(g).tolist()}
+    return {"train": [pair() for _ in range(n_train)], "test": [pair() for _ in range(n_test)]}
+
+
+@pytest.fixture(scope="module")
+def arc(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arcsrc")
+    rng = np.random.default_rng(0)
+    for sub, names in (("training", ["aa", "bb"]), ("evaluation", ["cc", "dd"])):
+        (root / sub).mkdir()
+        for n in names:
+            (root / sub / f"{n}.json").write_text(json.dumps(_task(rng, 2, 2 if n == "cc" else 1)))
+    out = root.parent / "arc"
+    build("arc", out, dataset_dirs=[str(root)], num_aug=3, seed=0, progress=False)
+    return out
+
+
+def test_cli_reproduces_the_trainers_arc_evaluation(arc, tmp_path):
+    run = tmp_path / "run"
+    run_py("-m", "hrmlib.train", "debug", f"data_path={arc}", f"run_dir={run}", "max_steps=3",
+           "global_batch_size=8", check=True)
+    trainer = json.loads((run / "eval" / "step_3" / "metrics.json").read_text())
+    assert trainer["arc_tasks"] == 2 and {"pass@1", "pass@2"} <= set(trainer)
+    votes = json.loads((run / "eval" / "step_3" / "arc_votes.json").read_text())
+    assert votes["per_task"]["cc"]["test_inputs"] == 2 and votes["per_task"]["dd"]["test_inputs"] == 1
+    (run / "eval" / "step_3" / "metrics.json").unlink()
+    r = run_py("-m", "hrmlib.evaluate", f"checkpoint={run}", check=True)
+    cli = json.loads((run / "eval" / "step_3" / "metrics.json").read_text())
+    assert cli == trainer, (cli, trainer)
+    assert '"pass@2"' in r.stdout
+
+
+def test_cli_rejects_a_path_without_checkpoints(tmp_path):
+    r = run_py("-m", "hrmlib.evaluate", f"checkpoint={tmp_path}")
+    assert r.returncode == 2 and "no hrmlib checkpoint there" in r.stderr
+    r = run_py("-m", "hrmlib.evaluate", "checkpoint")
+    assert r.returncode == 2 and "usage: python -m hrmlib.evaluate checkpoint=" in r.stderr
