@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e ".[dev]"
-	-git config filter.nbstripout.clean "$(abspath $(PY)) -m nbstripout $(NB_EXTRA)" 2>/dev/null
+	-git config filter.nbstripout.clean '$(abspath $(PY)) -m nbstripout $(NB_EXTRA)' 2>/dev/null
 	-git config filter.nbstripout.smudge cat 2>/dev/null
 	-git config filter.nbstripout.required true 2>/dev/null
 	touch $@
@@ -29,19 +29,20 @@ test: install
 ifndef DEMO_RUN
 DEMO_RUN := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 endif
-DEMO_DATA := data/sudoku-demo
 demo: install
-	@echo "== 1/4 building an easy Sudoku dataset with the built-in generator (offline) → $(DEMO_DATA)"
-	test -f $(DEMO_DATA)/identifiers.json || $(PY) -m hrmlib.data sudoku --output-dir $(DEMO_DATA) \
-	  --source generate --gen-count 1000 --gen-test-count 200 --gen-clues 70 --num-aug 7 --seed 0
+	@echo "== 1/4 building an easy Sudoku dataset with the built-in generator (offline) → data/sudoku-demo"
+	$(PY) -m hrmlib.launch data demo
 	@echo "== 2/4 training through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
-	launch/notebook notebooks/02_train.ipynb preset=demo data_path=$(abspath $(DEMO_DATA)) run_dir=$(abspath $(DEMO_RUN))
+	launch/notebook notebooks/02_train.ipynb preset=demo run_dir=$(abspath $(DEMO_RUN))
 	@echo "== 3/4 evaluating the last checkpoint"
 	$(PY) -m hrmlib.evaluate checkpoint=$(DEMO_RUN)
-	@echo "== 4/4 done. Look at:"
+	@echo "== 4/4 looking inside: notebooks 03-05 executed on the demo run"
+	for nb in 03_evaluate 04_internals 05_replay; do launch/notebook notebooks/$$nb.ipynb run=$(abspath $(DEMO_RUN)) || exit 1; done
+	@echo "== done. Look at:"
 	@echo "   $(DEMO_RUN)/02_train.ipynb       the executed training notebook"
 	@echo "   $(DEMO_RUN)/learning_curve.png   loss and exact accuracy"
 	@echo "   $(DEMO_RUN)/eval/                predictions and metrics.json"
+	@echo "   $(DEMO_RUN)/0[3-5]_*.ipynb       evaluation, H/L internals, step-by-step replay"
 	@echo "   make lab                          to open the notebooks in JupyterLab"
 
 # Strip outputs and metadata from the notebooks in place (what the git filter does on commit).
@@ -50,3 +51,20 @@ strip: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ---- Looking inside (issue 5): JupyterLab with the project's kernel, and the real-browser test.
+# `make lab` serves the project on 127.0.0.1 with a token (printed in the URL); the venv is
+# registered as the `python3` kernel (the notebooks' kernelspec), so widgets render there.
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test-browser
+
+lab: install
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hrm-workbench)" >/dev/null
+	$(VENV)/bin/jupyter lab --no-browser --ip $(LAB_IP) --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ROOT)
+
+# JupyterLab + headless Debian Chromium (/usr/bin/chromium) + Playwright; screenshot in test-output/browser/.
+test-browser: install
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -rs -m browser tests/test_browser.py

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     from .compat import CompatError
     from .data import DataError, load_split
     from .model import build, forward_dtype
-    from .train import TrainError, check_identifiers
+    from .train import TrainError
     argv = sys.argv[1:] if argv is None else argv
     try:
         kv = dict(a.split("=", 1) for a in argv if "=" in a)
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         cfg = C.apply(C.from_dict(C.Config, state["config"]), [f"{k}={v}" for k, v in kv.items()])
         data = Path(cfg.data_path)
         split = load_split(data, "test")
-        check_identifiers(state["identifiers"], json.loads((data / "identifiers.json").read_text()), ck)
+        runs.check_identifiers(state["identifiers"], json.loads((data / "identifiers.json").read_text()), ck)
         model = build(cfg.arch, split.meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
         from .compat import load_checked
         load_checked(model, state["model"])
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
             print(json.dumps(res, indent=2))
             print(f"written to {out}")
         return 0
-    except (C.ConfigError, DataError, CompatError, TrainError, FileNotFoundError) as e:
+    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:

@@ -28,6 +28,9 @@ class TrainingFailed(RuntimeError):
 RECIPES = {
     "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
                               num_aug=4, seed=0),
+    # easy Sudoku (many givens): what a small HRM learns on two CPU cores within the demo's minutes
+    "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=70,
+                             num_aug=7, seed=0),
 }
 
 
@@ -172,7 +175,8 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
             raise ValueError(f"unknown notebook parameters {extra}; declared: {', '.join(declared)}")
         params["overrides"] = list(params.get("overrides", [])) + extra
     preset = params.get("preset", declared.get("preset", {}).get("default", "run")).strip("'\"")
-    run = Path(params.get("run_dir") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}"))
+    # the executed copy goes into the run it trains (run_dir) or looks at (run), else a new one
+    run = Path(params.get("run_dir") or params.get("run") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}"))
     run.mkdir(parents=True, exist_ok=True)
     if "run_dir" in declared:
         params["run_dir"] = str(run)
@@ -201,8 +205,17 @@ def _parse(v: str, typ: str):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "data":  # python -m hrmlib.launch data PRESET: build its dataset
+        from .data import DataError
+        try:
+            print(f"dataset: {ensure_data(argv[1])}")
+            return 0
+        except DataError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if len(argv) < 2 or argv[0] != "notebook":
-        print("usage: launch/notebook NOTEBOOK [param=value | config.key=value …]", file=sys.stderr)
+        print("usage: launch/notebook NOTEBOOK [param=value | config.key=value …]\n"
+              "       python -m hrmlib.launch data PRESET", file=sys.stderr)
         return 2
     try:
         run = run_notebook(argv[1], argv[2:])

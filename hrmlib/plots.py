@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def read_metrics(run) -> list[dict]:
@@ -46,3 +47,213 @@ def _smooth(xs, k):
         acc += x - (xs[i - k] if i >= k else 0.0)
         out.append(acc / min(i + 1, k))
     return out
+
+
+# ---------------------------------------------------------------------------- inside the model
+# Each takes an hrmlib.inspect.Trace. Mean over puzzles with the 10–90 % band unless noted.
+
+def _band(ax, x, y, label, color=None, marker=None):
+    y = np.asarray(y, dtype=float)
+    line, = ax.plot(x, np.median(y, axis=-1), marker=marker, label=label, color=color)
+    ax.fill_between(x, np.percentile(y, 10, axis=-1), np.percentile(y, 90, axis=-1), color=line.get_color(), alpha=0.2)
+    return line
+
+
+def timeline(tr):
+    """Execution order of updates inside steps: (x of every L update, x of every H update)."""
+    N = tr.res_H.shape[1]
+    T = tr.res_L.shape[1] // N
+    per = N * (T + 1)
+    xl = [s * per + i * (T + 1) + j for s in range(tr.steps) for i in range(N) for j in range(T)]
+    xh = [s * per + i * (T + 1) + T for s in range(tr.steps) for i in range(N)]
+    return np.array(xl), np.array(xh), per
+
+
+def convergence(tr):
+    """Forward residuals ‖z_k − z_{k−1}‖ of H and L over every update, in execution order (the
+    HRM paper's hierarchical convergence view: L settles within a cycle, H moves once per cycle)."""
+    xl, xh, per = timeline(tr)
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    _band(ax, xl, tr.res_L.reshape(len(xl), -1), "L (every L update)", "tab:blue", ".")
+    _band(ax, xh, tr.res_H.reshape(len(xh), -1), "H (every H update)", "tab:red", "o")
+    for s in range(1, tr.steps):
+        ax.axvline(s * per - 0.5, color="grey", lw=0.5, ls=":")
+    ax.set(yscale="log", xlabel="update (dotted lines separate ACT steps)", ylabel="forward residual",
+           title=f"hierarchical convergence, {tr.batch} puzzles (median, 10–90 %)")
+    ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _states(tr, level):
+    """[K, B, F] states in execution order: every update if recorded, else every step."""
+    z = getattr(tr, f"z_{level}_updates")
+    if z is not None:
+        z = z.reshape(-1, *z.shape[2:])
+    else:
+        z = getattr(tr, f"z_{level}")
+    if z is None:
+        raise ValueError("the trace holds no states: trace with keep='steps' or keep='updates'")
+    return z.reshape(z.shape[0], z.shape[1], -1)
+
+
+def pca_trajectories(tr, puzzles: int = 6):
+    """Each puzzle's H and L state path projected on the top two principal components (fitted on
+    all recorded states of all puzzles); circles mark the start, squares the end."""
+    from .inspect import pca
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, lv in zip(axes, ("H", "L")):
+        z = _states(tr, lv)
+        K, B, F = z.shape
+        proj, var = pca(z.reshape(K * B, F))
+        proj = proj.reshape(K, B, 2)
+        for b in range(min(puzzles, B)):
+            line, = ax.plot(proj[:, b, 0], proj[:, b, 1], "-", lw=1, alpha=0.8)
+            ax.plot(*proj[0, b], "o", color=line.get_color()), ax.plot(*proj[-1, b], "s", color=line.get_color())
+        ax.set(title=f"z_{lv}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def participation_ratio(tr):
+    """Effective dimensionality of H vs L states (the paper's dimensionality hierarchy): the
+    participation ratio of the final states of each step as more puzzles are included."""
+    from .inspect import participation_ratio as pr
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
+    final = {}
+    for lv, color in (("H", "tab:red"), ("L", "tab:blue")):
+        z = getattr(tr, f"z_{lv}")
+        if z is None:
+            raise ValueError("the trace holds no states: trace with keep='steps' or keep='updates'")
+        z = z.reshape(z.shape[0], z.shape[1], -1)  # [T, B, F]
+        ns = sorted({max(2, int(round(n))) for n in np.geomspace(2, z.shape[1], 8)})
+        vals = [pr(z[:, :n].reshape(-1, z.shape[-1])) for n in ns]
+        ax.plot(ns, vals, "o-", color=color, label=f"z_{lv}")
+        final[lv] = vals[-1]
+    ax.set(xlabel="puzzles", ylabel="participation ratio", title="effective dimensionality", xscale="log")
+    ax.legend(), ax.grid(alpha=0.3)
+    bx.bar(list(final), list(final.values()), color=["tab:red", "tab:blue"])
+    bx.set(title=f"all {tr.batch} puzzles", ylabel="participation ratio")
+    for k, v in final.items():
+        bx.text(k, v, f"{v:.1f}", ha="center", va="bottom")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def halting(tr):
+    """Halting: where the Q head would stop (training rule q_halt > q_continue), the Q values per
+    step, accuracy per step, and accuracy vs compute for adaptive vs always-all-steps inference."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    _halt_hist(axes[0], tr)
+    x = np.arange(1, tr.steps + 1)
+    _band(axes[1], x, tr.q_halt, "q_halt", "tab:red", "o")
+    _band(axes[1], x, tr.q_continue, "q_continue", "tab:green", "o")
+    axes[1].set(xlabel="ACT step", ylabel="Q logit", title="Q values")
+    axes[2].plot(x, tr.correct.mean(1), "o-", label="exact")
+    axes[2].plot(x, tr.token_accuracy.mean(1), "o--", label="token")
+    axes[2].set(xlabel="ACT step", ylabel="accuracy", title="accuracy at each step", ylim=(-0.02, 1.02))
+    _compute(axes[3], tr)
+    for ax in axes[1:]:
+        ax.grid(alpha=0.3), ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _halt_hist(ax, tr):
+    h = tr.halt_step
+    ax.hist(h, bins=np.arange(0.5, tr.steps + 1.5), rwidth=0.85)
+    ax.set(xlabel="halting step (q_halt > q_continue)", ylabel="puzzles",
+           title=f"would halt after {h.mean():.2f} steps on average")
+
+
+def _compute(ax, tr):
+    caps = np.arange(1, tr.steps + 1)
+    fixed = tr.correct.mean(1)
+    ada = [tr.adaptive(c) for c in caps]
+    ax.plot(caps, fixed, "o-", label="always run all steps")
+    ax.plot([u.mean() for _, u in ada], [ok.mean() for ok, _ in ada], "s--", label="halt adaptively")
+    ax.axvline(tr.train_max_steps, color="grey", ls=":", lw=1, label=f"trained max {tr.train_max_steps}")
+    ax.set(xlabel="mean ACT steps used", ylabel="exact accuracy", title="accuracy vs compute", ylim=(-0.02, 1.02))
+
+
+def act_histogram(tr):
+    """One panel: distribution of the steps at which the model would halt."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    _halt_hist(ax, tr)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def depth_sweep(tr):
+    """Inference-depth sweep from one trace run past the trained halt_max_steps: exact and token
+    accuracy after each step, and with adaptive halting capped at each depth."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = np.arange(1, tr.steps + 1)
+    axes[0].plot(x, tr.correct.mean(1), "o-", label="exact")
+    axes[0].plot(x, tr.token_accuracy.mean(1), "o--", label="token")
+    axes[0].axvline(tr.train_max_steps, color="grey", ls=":", label="trained halt_max_steps")
+    axes[0].set(xlabel="inference steps (halt_max_steps)", ylabel="accuracy", title="accuracy vs depth",
+                ylim=(-0.02, 1.02))
+    _compute(axes[1], tr)
+    for ax in axes:
+        ax.grid(alpha=0.3), ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
+    """Replay's side panel for puzzle b: Q logits and the chosen level's residuals per step, with
+    a marker at `step` (0-based)."""
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=size, sharex=True)
+    x = np.arange(1, tr.steps + 1)
+    ax.plot(x, tr.q_halt[:, b], "o-", color="tab:red", label="q_halt")
+    ax.plot(x, tr.q_continue[:, b], "o-", color="tab:green", label="q_continue")
+    ax.axvline(step + 1, color="k", lw=1)
+    ax.axvline(tr.halt_step[b], color="tab:red", ls=":", lw=1, label="would halt")
+    ax.set(ylabel="Q logit", title=f"puzzle {tr.index[b]}: step {step + 1}/{tr.steps}")
+    ax.legend(fontsize=7)
+    res = getattr(tr, f"res_{level}")[:, :, b]  # [T, U]
+    u = res.shape[1]
+    xs = (np.arange(tr.steps)[:, None] + (np.arange(u)[None] + 1) / u).ravel()
+    bx.plot(xs, res.ravel(), ".-", color="tab:red" if level == "H" else "tab:blue", label=f"‖Δz_{level}‖")
+    bx.axvline(step + 1, color="k", lw=1)
+    bx.set(yscale="log", xlabel="ACT step", ylabel="residual")
+    bx.legend(fontsize=7)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
+    """One state z_level of puzzle b (step, update within it; -1: end of step): its positions on
+    the top two principal components, and the per-position norm as a heat map on the grid."""
+    from .inspect import pca
+    zu = getattr(tr, f"z_{level}_updates")
+    z = (zu[step, update, b] if zu is not None else getattr(tr, f"z_{level}")[step, b])
+    if z.ndim != 2:
+        raise ValueError("the explorer needs full states: trace with keep='updates' and reduce=None")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 4))
+    proj, var = pca(z)
+    colors = np.where(np.arange(len(z)) < tr.P, -1, np.arange(len(z)) - tr.P)
+    sc = ax.scatter(proj[:, 0], proj[:, 1], c=colors, cmap="viridis", s=14)
+    ax.set(title=f"z_{level} positions (PCA), step {step + 1}, update {update % zu.shape[1] + 1 if zu is not None else '-'}",
+           xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
+    fig.colorbar(sc, ax=ax, label="grid position (−1: puzzle slot)")
+    norms = np.linalg.norm(z[tr.P:], axis=-1)
+    n = int(round(np.sqrt(norms.size)))
+    img = norms.reshape(n, n) if n * n == norms.size else norms[None]
+    im = bx.imshow(img, cmap="magma")
+    bx.set(title="‖z‖ per position", xticks=[], yticks=[])
+    fig.colorbar(im, ax=bx)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

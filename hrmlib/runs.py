@@ -94,6 +94,19 @@ class Metrics:
 
 # ---------------------------------------------------------------------------- checkpoints
 
+class IdentifierMismatch(ValueError):
+    """A checkpoint's puzzle embeddings index another dataset's identifiers (HRM-SPEC P14)."""
+
+
+def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
+    if ckpt_ids != data_ids:
+        diff = next((i for i, (a, b) in enumerate(zip(ckpt_ids, data_ids)) if a != b), min(len(ckpt_ids), len(data_ids)))
+        raise IdentifierMismatch(f"{where} was trained on a dataset with other puzzle identifiers ({len(ckpt_ids)} vs "
+                         f"{len(data_ids)}; first difference at index {diff}); its puzzle embeddings would be "
+                         f"meaningless here — use the dataset it was trained on (its identifiers.json)")
+
+
+
 def checkpoints(run: Path) -> list[Path]:
     """Complete checkpoints of a run, oldest first."""
     d = run / "checkpoints"

@@ -84,7 +84,7 @@ def load_weights(model, path: str, identifiers: list[str]):
         p = found[-1]
     if p.is_dir():
         state = torch.load(p / "state.pt", map_location="cpu", weights_only=True)
-        check_identifiers(state["identifiers"], identifiers, p)
+        runs.check_identifiers(state["identifiers"], identifiers, p)
         sd = state["model"]
     elif p.is_file():
         sd = {original_key_to_ours(k): v for k, v in torch.load(p, map_location="cpu", weights_only=True).items()}
@@ -94,14 +94,6 @@ def load_weights(model, path: str, identifiers: list[str]):
         load_checked(model, sd)
     except CompatError as e:
         raise TrainError(f"init_from={path} does not fit this model and dataset ({e})") from None
-
-
-def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
-    if ckpt_ids != data_ids:
-        diff = next((i for i, (a, b) in enumerate(zip(ckpt_ids, data_ids)) if a != b), min(len(ckpt_ids), len(data_ids)))
-        raise TrainError(f"{where} was trained on a dataset with other puzzle identifiers ({len(ckpt_ids)} vs "
-                         f"{len(data_ids)}; first difference at index {diff}); its puzzle embeddings would be "
-                         f"meaningless here — use the dataset it was trained on (its identifiers.json)")
 
 
 def reduce_metrics(m: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Tensor:
@@ -125,7 +117,7 @@ def train_row(v: torch.Tensor, gbs: int) -> dict:
 def main(argv=None) -> int:
     try:
         return train(sys.argv[1:] if argv is None else argv)
-    except (C.ConfigError, DataError, CompatError, TrainError) as e:
+    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
     finally:
@@ -158,7 +150,7 @@ def train(argv: list[str]) -> int:
     if cfg.resume and runs.checkpoints(run):
         ckpt = runs.checkpoints(run)[-1]
         state, mine = runs.load_checkpoint(ckpt, d, d.device)
-        check_identifiers(state["identifiers"], identifiers, ckpt)
+        runs.check_identifiers(state["identifiers"], identifiers, ckpt)
         load_checked(model, state["model"])
         for o, s in zip(opts, state["opts"]):
             o.load_state_dict(s)
@@ -168,11 +160,10 @@ def train(argv: list[str]) -> int:
         carry = Carry(**mine["carry"]) if mine["carry"] else None
     elif cfg.init_from:
         load_weights(model, cfg.init_from, identifiers)
-    torch.manual_seed(cfg.seed + d.rank + prog.step)  # nothing random is drawn from it in training today
 
     ddp = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=False) if d.world > 1 else model
-    use_compile = cfg.compile if cfg.compile is not None else (d.device.type == "cuda" and "DISABLE_COMPILE" not in os.environ)
-    fwd = torch.compile(ddp, dynamic=False) if use_compile and "DISABLE_COMPILE" not in os.environ else ddp
+    use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
+    fwd = torch.compile(ddp, dynamic=False) if use_compile else ddp
 
     total = total_steps(cfg, meta)
     stop_at = min(total, cfg.max_steps or total)

@@ -1,5 +1,6 @@
 """notebooks/02_train.ipynb scheduled through papermill by launch/notebook, as users run it."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -19,7 +20,7 @@ def data(tmp_path_factory):
 def launch(*args, timeout=600):
     return subprocess.run([str(ROOT / "launch" / "notebook"), str(ROOT / "notebooks" / "02_train.ipynb"), *args],
                           cwd=ROOT, text=True, capture_output=True, timeout=timeout,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(ROOT)})
+                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": os.environ.get("HOME", "/tmp")})
 
 
 def test_training_notebook_produces_a_run(data, tmp_path):

@@ -83,3 +83,74 @@ def group(task: str, split, g: int = 0, limit: int = 4):
     rows = split.puzzle_indices[p0:p1]
     titles = ["original"] + [f"augmentation {k}" for k in range(1, len(rows))]
     return examples(task, split.inputs[rows], split.labels[rows], titles)
+
+
+def step(task: str, x, y, pred, changed=None, title: str = "", size: float = 4.2):
+    """A model's prediction at one ACT step (token sequences). Sudoku: givens black, predicted
+    digits blue, wrong ones red with a red cell, changed cells yellow. Maze: walls, predicted
+    path orange, wrong cells red crosses, changed cells outlined. ARC: input, prediction, target."""
+    x, y, pred = (np.asarray(a).astype(int) for a in (x, y, pred))
+    wrong = (pred != y) & (y >= 0)
+    changed = np.zeros_like(wrong) if changed is None else np.asarray(changed, bool)
+    if task == "arc":
+        fig, axes = plt.subplots(1, 3, figsize=(size * 2, size * 0.8))
+        arc_grid(axes[0], decode(x), "input")
+        arc_grid(axes[1], decode(pred), f"prediction{' (wrong)' if wrong.any() else ''}")
+        arc_grid(axes[2], decode(np.where(y < 0, 0, y)), "target")
+        fig.suptitle(title, fontsize=9)
+    else:
+        fig, ax = plt.subplots(figsize=(size, size))
+        if task == "sudoku":
+            _sudoku_step(ax, x, pred, changed, wrong)
+        elif task == "maze":
+            _maze_step(ax, x, pred, changed, wrong)
+        else:
+            raise ValueError(f"task must be sudoku, maze or arc, got {task!r}")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _sudoku_step(ax, x, pred, changed, wrong):
+    sudoku(ax, x)  # grid lines and givens
+    x, pred = x.reshape(9, 9) - 1, pred.reshape(9, 9) - 1
+    changed, wrong = changed.reshape(9, 9), wrong.reshape(9, 9)
+    for r in range(9):
+        for c in range(9):
+            if changed[r, c]:
+                ax.add_patch(plt.Rectangle((c, r), 1, 1, color="#fff3a0", zorder=0))
+            if x[r, c] > 0:
+                continue
+            if wrong[r, c]:
+                ax.add_patch(plt.Rectangle((c + .06, r + .06), .88, .88, fill=False, ec="tab:red", lw=1.5))
+            digit = str(pred[r, c]) if 0 < pred[r, c] < 10 else "·"
+            ax.text(c + .5, r + .5, digit, ha="center", va="center", fontsize=10,
+                    color="tab:red" if wrong[r, c] else "tab:blue")
+
+
+def _maze_step(ax, x, pred, changed, wrong):
+    n = int(round(np.sqrt(x.size)))
+    g = np.where((pred == PATH) & (x == OPEN), PATH, x)
+    maze(ax, g)
+    rr, cc = np.divmod(np.flatnonzero(changed), n)
+    ax.scatter(cc, rr, s=30, facecolors="none", edgecolors="tab:blue", lw=0.8)
+    rr, cc = np.divmod(np.flatnonzero(wrong), n)
+    ax.scatter(cc, rr, s=14, marker="x", color="tab:red", lw=1)
+
+
+def arc_gallery(rows: list, size: float = 1.8):
+    """ARC tasks, one row each: (title, input grid, predicted grid, target grid)."""
+    fig, axes = plt.subplots(max(len(rows), 1), 3, figsize=(3 * size, size * max(len(rows), 1) + .3), squeeze=False)
+    for k, (title, i, p, t) in enumerate(rows):
+        arc_grid(axes[k, 0], i, f"{title}: input")
+        if np.size(p):
+            arc_grid(axes[k, 1], p, "top-voted prediction")
+        else:
+            axes[k, 1].axis("off"), axes[k, 1].set_title("no grid predicted", fontsize=8)
+        arc_grid(axes[k, 2], t, "target")
+    if not rows:
+        axes[0, 0].set_title("no tasks"), [a.axis("off") for a in axes[0]]
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
