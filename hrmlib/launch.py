@@ -29,7 +29,7 @@ RECIPES = {
     "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
                               num_aug=4, seed=0),
     # easy Sudoku (many givens): what a small HRM learns on two CPU cores within the demo's minutes
-    "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=70,
+    "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=72,
                              num_aug=7, seed=0),
 }
 

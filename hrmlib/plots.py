@@ -28,9 +28,11 @@ def learning_curves(runs, smooth: int = 20):
                       alpha=0.5, label=f"{name} train (halted rows)")
             if te:
                 ax_a.plot([r["step"] for r in te], [r["exact_accuracy"] for r in te], "o-",
-                          color=line.get_color(), label=f"{name} test")
+                          color=line.get_color(), label=f"{name} test exact")
+                ax_a.plot([r["step"] for r in te], [r["accuracy"] for r in te], "s--",
+                          color=line.get_color(), alpha=0.7, label=f"{name} test token")
     ax_l.set(xlabel="step", ylabel="loss per example", title="training loss", yscale="log")
-    ax_a.set(xlabel="step", ylabel="exact accuracy", title="exact accuracy", ylim=(-0.02, 1.02))
+    ax_a.set(xlabel="step", ylabel="accuracy", title="exact (headline) and token accuracy", ylim=(-0.02, 1.02))
     for ax in (ax_l, ax_a):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

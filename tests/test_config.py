@@ -45,7 +45,7 @@ def test_saved_config_round_trips():
 
 
 @pytest.mark.parametrize("preset, overrides, match", [
-    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, debug"),
+    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug"),
     ("debug", ["lrr=1"], r"unknown key 'lrr' \(did you mean lr"),
     ("debug", ["arch.H_cycle=3"], r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.H_cycles"),
     ("debug", ["lr"], r"'lr' is not of the form key=value"),
