@@ -42,7 +42,7 @@ def flops(cfg: C.ArchConfig, B: int, S: int, V: int, mode: str) -> float:
     lf, head = layer_flops(cfg, B, S), 2 * B * S * cfg.hidden_size * V
     if mode == "eval":
         return cfg.halt_max_steps * (per_pass * lf + head)
-    passes = 2 if cfg.halt_max_steps > 1 else 1
+    passes = 2 if cfg.halt_max_steps > 1 and cfg.act_continue_loss else 1
     return passes * (per_pass * lf + head) + 2 * (grad_layers * lf + head)  # backward ≈ 2× forward
 
 

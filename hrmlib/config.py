@@ -51,6 +51,9 @@ class ArchConfig:
     forward_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # ours: attention kernel; "auto" tries FlashAttention 3, then 2, then torch SDPA
     attn_backend: Literal["auto", "fa3", "fa2", "sdpa"] = "auto"
+    # ours: false drops the Q-continue target and its second, gradient-free inner pass (TRM's
+    # no_ACT_continue: halt when q_halt > 0; about a third less compute per training step)
+    act_continue_loss: bool = True
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):

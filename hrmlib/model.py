@@ -160,17 +160,19 @@ class HRM(nn.Module):
             halted = is_last
             # Eval always runs halt_max_steps segments (the original never halts early at inference).
             if self.training and self.cfg.halt_max_steps > 1:
-                halted = halted | (q_halt > q_cont)
+                # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
+                halted = halted | (q_halt > (q_cont if self.cfg.act_continue_loss else 0))
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
                 if explore is None:
                     explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
                 min_halt = (explore[0] < self.cfg.halt_exploration_prob) * explore[1]
                 halted = halted & (steps >= min_halt)
-                # Bootstrap target from a second, gradient-free pass on the new state (PQN-style:
-                # no replay buffer, no target network).
-                *_, nq_halt, nq_cont = self.inner(z_H, z_L, data)
-                out["target_q_continue"] = torch.sigmoid(
-                    torch.where(is_last, nq_halt, torch.maximum(nq_halt, nq_cont)))
+                if self.cfg.act_continue_loss:
+                    # Bootstrap target from a second, gradient-free pass on the new state
+                    # (PQN-style: no replay buffer, no target network).
+                    *_, nq_halt, nq_cont = self.inner(z_H, z_L, data)
+                    out["target_q_continue"] = torch.sigmoid(
+                        torch.where(is_last, nq_halt, torch.maximum(nq_halt, nq_cont)))
         return Carry(z_H.detach(), z_L.detach(), steps, halted, data), out
 
 

@@ -51,3 +51,21 @@ def test_model_code_imports_nothing_about_devices_ranks_or_files():
         assert not mods & {"os", "pathlib", "torch.distributed", "json"}, (f, mods)
         for word in (".cuda(", "torch.distributed", "open(", "get_rank"):
             assert word not in src, (f, word)
+
+
+def test_without_the_continue_loss_there_is_no_second_pass_and_halting_uses_q_halt():
+    cfg = C.load("debug", ["arch.act_continue_loss=false", "arch.halt_exploration_prob=0"]).arch
+    m = HRM(cfg, 6, 9, 2).train()
+    updates = []
+    m.trace = lambda level, i, j, z: updates.append(level)
+    b = _batch()
+    with torch.no_grad():
+        m.q_head.bias.copy_(torch.tensor([0.5, 3.0]))  # q_halt > 0 but below q_continue
+    carry, out = m(m.initial_carry(b), b)
+    assert "target_q_continue" not in out
+    assert len(updates) == cfg.H_cycles * (cfg.L_cycles + 1)  # one inner pass only
+    assert carry.halted.all()  # TRM's rule: q_halt > 0 halts, whatever q_continue says
+    from hrmlib.losses import act_loss
+    terms, metrics = act_loss(out, carry)
+    assert "q_continue" not in terms and "q_continue_loss" not in metrics
+    torch.testing.assert_close(terms["total"], terms["lm"] + 0.5 * terms["q_halt"])
