@@ -157,11 +157,11 @@ def debug() -> Config:
 
 def demo() -> Config:
     """`make demo`: easy generated Sudoku (72 of 81 cells given) on two CPU cores in under ten
-    minutes. In that budget the small HRM learns the givens and part of the blanks (token accuracy),
-    not yet whole puzzles: see README, "The demo"."""
+    minutes. Without the Q-continue pass (TRM's halting) a step costs a third less and, in our
+    measurements, learns faster; the cosine decay sharpens the end of the short run."""
     arch = ArchConfig(H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, hidden_size=64, num_heads=2,
-                      halt_max_steps=4)
-    return Config(arch=arch, data_path="data/sudoku-demo", global_batch_size=64, epochs=128, eval_interval=32,
+                      halt_max_steps=4, act_continue_loss=False)
+    return Config(arch=arch, data_path="data/sudoku-demo", global_batch_size=64, epochs=192, eval_interval=48,
                   lr=3e-3, puzzle_emb_lr=3e-3, lr_warmup_steps=100, lr_min_ratio=0.1, weight_decay=0.1,
                   puzzle_emb_weight_decay=0.1)
 
