@@ -22,23 +22,10 @@ import torch
 from .config import ArchConfig, LossConfig
 from .model import HRM, DTYPES
 
-# original name (after stripping prefixes) → ours
-_RENAMES = [
-    (r"^embed_tokens\.embedding_weight$", "embed.weight"),
-    (r"^embed_pos\.embedding_weight$", "pos.weight"),
-    (r"^([HL])_level\.layers\.(\d+)\.self_attn\.qkv_proj\.", r"\1.layers.\2.attn.qkv."),
-    (r"^([HL])_level\.layers\.(\d+)\.self_attn\.o_proj\.", r"\1.layers.\2.attn.o."),
-    (r"^([HL])_level\.layers\.(\d+)\.mlp\.gate_up_proj\.", r"\1.layers.\2.mlp.gate_up."),
-    (r"^([HL])_level\.layers\.(\d+)\.mlp\.down_proj\.", r"\1.layers.\2.mlp.down."),
-]
-_UNRENAMES = [
-    (r"^embed\.weight$", "embed_tokens.embedding_weight"),
-    (r"^pos\.weight$", "embed_pos.embedding_weight"),
-    (r"^([HL])\.layers\.(\d+)\.attn\.qkv\.", r"\1_level.layers.\2.self_attn.qkv_proj."),
-    (r"^([HL])\.layers\.(\d+)\.attn\.o\.", r"\1_level.layers.\2.self_attn.o_proj."),
-    (r"^([HL])\.layers\.(\d+)\.mlp\.gate_up\.", r"\1_level.layers.\2.mlp.gate_up_proj."),
-    (r"^([HL])\.layers\.(\d+)\.mlp\.down\.", r"\1_level.layers.\2.mlp.down_proj."),
-]
+# Original → our names: whole keys, then fragments of block keys ({H,L}_level.layers.N.… → {H,L}.layers.N.…).
+_KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
+_PARTS = [("self_attn.qkv_proj.", "attn.qkv."), ("self_attn.o_proj.", "attn.o."),
+          ("mlp.gate_up_proj.", "mlp.gate_up."), ("mlp.down_proj.", "mlp.down.")]
 # Fields of the original arch config that are not model hyperparameters here.
 _IGNORED = {"batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "causal", "name", "loss"}
 
@@ -47,24 +34,31 @@ class CompatError(ValueError):
     """A checkpoint or config that does not fit: the message lists what is wrong."""
 
 
-def _rename(key: str, table) -> str:
-    for pat, rep in table:
-        key, n = re.subn(pat, rep, key)
-        if n:
-            break
-    return key
-
-
 def original_key_to_ours(key: str) -> str:
     for prefix in ("_orig_mod.", "model.", "inner."):
         key = key.removeprefix(prefix)
-    return _rename(key, _RENAMES)
+    if key in _KEYS:
+        return _KEYS[key]
+    key = re.sub(r"^([HL])_level\.layers\.", r"\1.layers.", key)
+    for orig, ours in _PARTS:
+        key = key.replace(orig, ours)
+    return key
+
+
+def _ours_to_original(key: str) -> str:
+    back = {v: k for k, v in _KEYS.items()}
+    if key in back:
+        return back[key]
+    key = re.sub(r"^([HL])\.layers\.", r"\1_level.layers.", key)
+    for orig, ours in _PARTS:
+        key = key.replace(ours, orig)
+    return key
 
 
 def to_original(state_dict: dict, compiled: bool = False) -> dict:
     """Our state dict in the original's checkpoint key form (`model.inner.…`)."""
     pre = "_orig_mod.model.inner." if compiled else "model.inner."
-    return {pre + _rename(k, _UNRENAMES): v for k, v in state_dict.items()}
+    return {pre + _ours_to_original(k): v for k, v in state_dict.items()}
 
 
 def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
