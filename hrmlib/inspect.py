@@ -342,11 +342,12 @@ def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------------- default run
 
-def default_run(max_steps: int = 150, force_train: bool = False) -> Path:
+def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bool = True) -> Path:
     """The run notebooks use when none is given: the newest `runs/demo*` with a checkpoint, else
-    `runs/debug-notebook` (trained here by the `debug` preset on CPU, once; reused afterwards)."""
+    `runs/debug-notebook` (trained here by the `debug` preset on CPU, once; reused afterwards).
+    `prefer_demo=False` always gives the debug run (what tests use, whatever demos exist)."""
     demos = sorted((p for p in (ROOT / "runs").glob("demo*") if checkpoints(p)), key=lambda p: p.stat().st_mtime)
-    if demos and not force_train:
+    if demos and prefer_demo and not force_train:
         return demos[-1]
     run = ROOT / "runs" / "debug-notebook"
     if checkpoints(run) and not force_train:

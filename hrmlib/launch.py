@@ -191,12 +191,13 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
 
 
 def _parse(v: str, typ: str):
+    """A notebook parameter's value from its declared type (papermill's inferred type name)."""
     t = typ.replace(" ", "").lower()
-    if t in ("int",):
+    if t == "int":
         return int(v)
-    if t in ("float",):
+    if t == "float":
         return float(v)
-    if t in ("bool",):
+    if t == "bool":
         return v.lower() in ("1", "true", "yes", "on")
     if t.startswith("list"):
         return [s.strip() for s in v.strip("[]").split(",") if s.strip()]

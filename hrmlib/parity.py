@@ -123,6 +123,24 @@ def check_eval(d: Path, cfg: dict, rep: Report):
     rep.check("eval calls until all halted", torch.tensor(i + 1), torch.tensor(len(steps)))
 
 
+def train_call(m: HRM, carry, batch):
+    """One training-mode call as the fixture protocol makes it: clear gradients, forward, original
+    loss (padding rows scored, P1), backward. Also returns the two exploration draws the call made
+    from torch's generator (uniforms, then minimum-halt integers), replayed from its prior state."""
+    for p in m.parameters():
+        p.grad = None
+    rng = torch.get_rng_state()
+    carry, out = m(carry, batch)
+    terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
+    terms["total"].backward()
+    g = torch.Generator()
+    g.set_state(rng)
+    B = carry.halted.shape[0]
+    draws = (torch.rand(B, generator=g),
+             torch.randint(2, m.cfg.halt_max_steps + 1, (B,), generator=g, dtype=torch.int32))
+    return carry, out, terms, metrics, draws
+
+
 def check_train(d: Path, cfg: dict, rep: Report):
     """The 8-call training rollout: exploration draws reproduced by seeding as the original did."""
     m = fixture_model(d).train()
@@ -131,20 +149,9 @@ def check_train(d: Path, cfg: dict, rep: Report):
     batches = _load(d, "train_batches.pt")["batches"]
     torch.manual_seed(roll["rng_seed"])
     carry = m.initial_carry(batches[0])
-    hmax = m.cfg.halt_max_steps
     for t, ref in enumerate(roll["steps"]):
-        for p in m.parameters():
-            p.grad = None
-        rng = torch.get_rng_state()
-        carry, out = m(carry, batches[t])
-        terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
-        terms["total"].backward()
+        carry, out, terms, metrics, draws = train_call(m, carry, batches[t])
         refs = [("train", ref)] + ([("train_step", first)] if t == 0 else [])
-        # the two draws each training call makes, replayed from the generator state before it
-        g = torch.Generator().manual_seed(0)
-        g.set_state(rng)
-        B = carry.halted.shape[0]
-        draws = torch.rand(B, generator=g), torch.randint(2, hmax + 1, (B,), generator=g, dtype=torch.int32)
         for tag, r in refs:
             _compare_call(rep, tag, carry, out, terms, metrics, r)
             rep.check(f"{tag} explore_rand", draws[0], r["explore_rand"])

@@ -140,9 +140,9 @@ def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist
 
 
 def load_checkpoint(path: Path, d: Dist, device) -> tuple[dict, dict]:
-    state = torch.load(path / "state.pt", map_location=device, weights_only=False)
+    state = torch.load(path / "state.pt", map_location=device, weights_only=True)
     rank_file = path / f"rank{d.rank}.pt"
     if not rank_file.exists():
         raise FileNotFoundError(f"{path} was written by {state['world_size']} processes; resume it with the "
                                 f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")
-    return state, torch.load(rank_file, map_location=device, weights_only=False)
+    return state, torch.load(rank_file, map_location=device, weights_only=True)

@@ -10,6 +10,7 @@ import torch
 from hrmlib import losses
 from hrmlib.compat import arch_from_original, to_original
 from hrmlib.model import HRM
+from hrmlib.parity import train_call
 
 
 def _record(carry, out, terms, metrics):
@@ -56,19 +57,12 @@ def write_fixture(d: Path, cfg: dict, B: int = 3, calls: int = 4):
     carry, steps = m.initial_carry(batches[0]), []
     names = {v: k for k, v in zip(to_original(dict(m.named_parameters())), dict(m.named_parameters()))}
     for t in range(calls):
-        for p in m.parameters():
-            p.grad = None
-        rng = torch.get_rng_state()
-        carry, out = m(carry, batches[t])
-        terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
-        terms["total"].backward()
+        carry, out, terms, metrics, draws = train_call(m, carry, batches[t])
         r = _record(carry, out, terms, metrics)
-        gen = torch.Generator()
-        gen.set_state(rng)
         r.update(batch=batches[t], grads={names[k]: p.grad.clone() for k, p in m.named_parameters()},
                  buffer_grads={"model.inner.puzzle_emb.local_weights": m.puzzle_emb.local.grad.clone()},
-                 puzzle_emb_local_ids=m.puzzle_emb.local_ids.clone(), explore_rand=torch.rand(B, generator=gen),
-                 explore_min_halt_draw=torch.randint(2, arch.halt_max_steps + 1, (B,), generator=gen, dtype=torch.int32))
+                 puzzle_emb_local_ids=m.puzzle_emb.local_ids.clone(), explore_rand=draws[0],
+                 explore_min_halt_draw=draws[1])
         steps.append(r)
     torch.save({**steps[0], "rng_seed": 0}, d / "train_step.pt")
     torch.save({"rng_seed": 0, "steps": steps}, d / "train_rollout.pt")

@@ -8,4 +8,4 @@ from hrmlib import inspect
 
 @pytest.fixture(scope="session")
 def notebook_run():
-    return inspect.default_run()
+    return inspect.default_run(prefer_demo=False)  # the debug run, even where `make demo` has run

@@ -175,7 +175,7 @@ def test_arc_gallery_shows_the_top_voted_grid(arc_ckpt):
 
 
 def test_default_run_reuses_what_exists(notebook_run):
-    assert inspect.default_run() == notebook_run  # no retraining
+    assert inspect.default_run(prefer_demo=False) == notebook_run  # no retraining
     assert inspect.resolve_run(str(notebook_run)) == notebook_run
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from hrmlib import inspect
 from inspect_fixtures import notebook_run  # noqa: F401  (fixture)
 
 NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
@@ -44,4 +45,4 @@ def test_notebook_runs_at_defaults(name, notebook_run, tmp_path):
     kinds = {k for o in outputs for k in o.get("data", {})}
     want = "application/vnd.jupyter.widget-view+json" if name == "05_replay.ipynb" else "image/png"
     assert want in kinds
-    assert str(notebook_run) in json.dumps(nb)  # it used the default run
+    assert str(inspect.default_run()) in json.dumps(nb)  # it used the default run (demo, else debug)
