@@ -5,7 +5,9 @@
     python -m hrmlib.bench sudoku_extreme_1k batch=64 seq_len=900 vocab=12  # Maze/ARC shape
 
 A train step is what the trainer does per batch: one ACT segment (forward with the bootstrap
-pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch.
+pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch;
+eval_q streams `stream` batches' worth of puzzles through the batch's slots with eval_halting=q (a
+row stops when Q halts it and its slot takes the next puzzle; random weights rarely halt early).
 Warm-up steps are excluded, devices are synchronised, the median of `repeats` is reported, and
 achieved FLOP/s come from counting the matmuls (`flops`).
 """
@@ -21,12 +23,13 @@ import torch
 
 from . import config as C
 from .layers import swiglu_width
+from .evaluate import refill
 from .losses import act_loss
 from .model import HRM, forward_dtype
 from .optim import make_optimizers
 
 DEFAULTS = {"batch": 32, "seq_len": 81, "vocab": 11, "puzzle_ids": 1, "device": "cpu", "compile": "false",
-            "warmup": 3, "repeats": 10, "modes": "train,eval", "dtype": "auto", "out": ""}
+            "warmup": 3, "repeats": 10, "modes": "train,eval", "dtype": "auto", "out": "", "stream": 4}
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
@@ -40,7 +43,7 @@ def flops(cfg: C.ArchConfig, B: int, S: int, V: int, mode: str) -> float:
     per_pass = cfg.H_cycles * (cfg.L_cycles * cfg.L_layers + cfg.H_layers)  # layer passes in one inner call
     grad_layers = cfg.L_layers + cfg.H_layers
     lf, head = layer_flops(cfg, B, S), 2 * B * S * cfg.hidden_size * V
-    if mode == "eval":
+    if mode.startswith("eval"):  # all halt_max_steps segments of the batch
         return cfg.halt_max_steps * (per_pass * lf + head)
     passes = 2 if cfg.halt_max_steps > 1 and cfg.act_continue_loss else 1
     return passes * (per_pass * lf + head) + 2 * (grad_layers * lf + head)  # backward ≈ 2× forward
@@ -85,7 +88,17 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
                 for _ in range(cfg.arch.halt_max_steps):
                     carry, _ = fwd(carry, batch)
 
-        fn = train_step if mode == "train" else eval_batch
+        def eval_q():  # every slot refilled from the same random batch: which puzzle is irrelevant here
+            model.eval()
+            with torch.inference_mode():
+                segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: batch, n_q, B)]
+            state["segs"], state["calls"] = sum(segs), len(segs)
+
+        n_q = B * int(opts["stream"])
+        fns = {"train": train_step, "eval": eval_batch, "eval_q": eval_q}
+        if mode not in fns:
+            raise C.ConfigError(f"modes: {mode!r} is not one of {', '.join(fns)}")
+        fn = fns[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()
@@ -101,10 +114,13 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
         fl = flops(cfg.arch, B, S_all, V, mode)
+        if mode == "eval_q":  # per_s counts puzzles; FLOPs are those of the calls made (idle slots too)
+            fl *= state["calls"] / cfg.arch.halt_max_steps
         out_rows.append({
             "preset": preset, "overrides": overrides, "mode": mode, "batch": B, "seq_len": S, "device": str(dev),
             "dtype": str(dtype).removeprefix("torch."), "compile": opts["compile"] == "true",
-            "ms": med * 1e3, "ms_min": min(times) * 1e3, "per_s": B / med, "steps_per_s": 1 / med,
+            "ms": med * 1e3, "ms_min": min(times) * 1e3, "per_s": (n_q if mode == "eval_q" else B) / med,
+            "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,
             "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
             "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
         })
@@ -112,12 +128,12 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'preset':<20}{'mode':<6}{'batch':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}{'ex/s':>10}" \
+    head = f"{'preset':<20}{'mode':<8}{'batch':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}{'ex/s':>10}" \
            f"{'TFLOP/s':>9}{'peak GB':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
-        lines.append(f"{r['preset']:<20}{r['mode']:<6}{r['batch']:>6}{r['seq_len']:>5}{r['dtype']:>10}"
+        lines.append(f"{r['preset']:<20}{r['mode']:<8}{r['batch']:>6}{r['seq_len']:>5}{r['dtype']:>10}"
                      f"{str(r['compile']):>8}{r['ms']:>10.1f}{r['per_s']:>10.1f}{r['tflops']:>9.4f}{mem:>9}")
     return "\n".join(lines)
 

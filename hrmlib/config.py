@@ -87,6 +87,9 @@ class Config:
     puzzle_emb_lr: float = 1e-2
     seed: int = 0
     eval_save_outputs: tuple[str, ...] = ()
+    # ours: "max": every test row runs arch.halt_max_steps segments (the original); "q": a row stops when
+    # Q would halt it (q_halt > q_continue; q_halt > 0 without arch.act_continue_loss), its slot takes the next puzzle
+    eval_halting: Literal["max", "q"] = "max"
     # ---- ours: runs, resuming, devices, tracking
     run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
     resume: Optional[str] = None  # a run directory: continue from its last checkpoint

@@ -3,12 +3,14 @@
     python -m hrmlib.evaluate checkpoint=runs/<id> [data_path=DIR] [global_batch_size=N]
     torchrun --standalone --nproc-per-node 8 -m hrmlib.evaluate checkpoint=runs/<id>/checkpoints/step_N
 
-Every test example runs all halt_max_steps segments (the original's eval, HRM-SPEC §5.3). Each
+Every test example runs all halt_max_steps segments (the original's eval, HRM-SPEC §5.3), or with
+`eval_halting=q` stops when Q would halt it and its batch slot takes the next example (`refill`). Each
 rank writes its own predictions — arg-max tokens, Q values, puzzle ids, example indices; not full
 logits (P17) — and metrics are summed across ranks. Results go to `<run>/eval/step_<N>/`.
 """
 from __future__ import annotations
 
+import dataclasses as dc
 import json
 import sys
 from pathlib import Path
@@ -21,44 +23,104 @@ from . import dist, runs
 from .losses import act_loss
 
 EVAL_KEYS = ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss")
+SAVED = ("index", "preds", "q_halt", "q_continue", "puzzle_identifiers", "steps")
+
+
+def refill(model, fetch, n: int, B: int):
+    """Adaptive evaluation (eval_halting=q): B slots work through stream positions 0..n-1 and a slot
+    whose row halted takes the next one. `fetch(new)` returns a batch whose row i holds position
+    new[i] (or padding where new[i] < 0; the model drops rows of slots that did not halt). Yields
+    (each slot's position, -1 when idle; carry; out) after every call, until all n have halted."""
+    pos, nxt, carry = np.full(B, -1), 0, None
+    while True:
+        free = np.ones(B, bool) if carry is None else carry.halted.cpu().numpy()
+        new = np.full(B, -1)
+        take = np.flatnonzero(free)[:n - nxt]
+        new[take] = np.arange(nxt, nxt + len(take))
+        nxt += len(take)
+        pos = np.where(free, new, pos)
+        if (pos < 0).all():
+            return
+        b = fetch(new)
+        carry, out = model(model.initial_carry(b) if carry is None else carry, b, halt_on_q=True)
+        yield pos, carry, out
+
+
+def _keep(keep: dict, index, sel, carry, out):
+    """Record the rows `sel` of a segment's outputs as finished examples `index`."""
+    keep["index"].append(index)
+    keep["preds"].append(out["logits"][sel].argmax(-1).to(torch.uint8).cpu().numpy())
+    keep["q_halt"].append(out["q_halt_logits"][sel].float().cpu().numpy())
+    keep["q_continue"].append(out["q_continue_logits"][sel].float().cpu().numpy())
+    keep["puzzle_identifiers"].append(carry.data["puzzle_identifiers"][sel].cpu().numpy())
+    keep["steps"].append(carry.steps[sel].cpu().numpy())
 
 
 def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> dict:
     """Run the test split; return metrics averaged over labelled examples (all ranks get them)."""
     from .data import eval_batches, to_torch
+    from .data.sampler import collate
     gbs, B = cfg.global_batch_size, cfg.global_batch_size // d.world
+    loss_args = cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows
     was_training = model.training
     model.eval()
     sums = torch.zeros(len(EVAL_KEYS), dtype=torch.float64, device=d.device)
-    keep = {k: [] for k in ("index", "preds", "q_halt", "q_continue", "puzzle_identifiers")}
+    stack = lambda m: torch.stack([m[k].to(torch.float64) for k in EVAL_KEYS])
+    segs = exs = 0  # segment-rows spent on real (not padding) examples, and their number
+    keep = {k: [] for k in SAVED}
     with torch.inference_mode():
-        for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
-            b = to_torch(batch, d.device)
-            carry = model.initial_carry(b)
-            while True:  # eval mode halts only at halt_max_steps
-                carry, out = model(carry, b)
-                if carry.halted.all():
-                    break
-            _, m = act_loss(out, carry, cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows)
-            sums += torch.stack([m[k].to(torch.float64) for k in EVAL_KEYS])
-            if n:
-                keep["index"].append(np.arange(n) + j * gbs + d.rank * B)
-                keep["preds"].append(out["logits"][:n].argmax(-1).to(torch.uint8).cpu().numpy())
-                keep["q_halt"].append(out["q_halt_logits"][:n].float().cpu().numpy())
-                keep["q_continue"].append(out["q_continue_logits"][:n].float().cpu().numpy())
-                keep["puzzle_identifiers"].append(b["puzzle_identifiers"][:n].cpu().numpy())
+        if cfg.eval_halting == "max":
+            for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
+                b = to_torch(batch, d.device)
+                carry, calls = model.initial_carry(b), 0
+                while True:  # eval mode halts only at halt_max_steps
+                    carry, out = model(carry, b)
+                    calls += 1
+                    if carry.halted.all():
+                        break
+                _, m = act_loss(out, carry, *loss_args)
+                sums += stack(m)
+                segs, exs = segs + calls * n, exs + n
+                if n:
+                    _keep(keep, np.arange(n) + j * gbs + d.rank * B, slice(n), carry, out)
+        else:
+            ex = np.arange(split.num_examples)
+            stream = ex[ex % gbs // B == d.rank]  # this rank's examples, as eval_batches splits them
+            pi = split.puzzle_indices
+
+            def fetch(new):
+                rows = stream[new[new >= 0]]
+                b = collate(split, rows, split.puzzle_identifiers[np.searchsorted(pi, rows, side="right") - 1], B)
+                # collate pads at the end: move each real row to its slot
+                order = np.argsort(np.r_[np.flatnonzero(new >= 0), np.flatnonzero(new < 0)])
+                return to_torch({k: v[order] for k, v in b.items()}, d.device)
+
+            for pos, carry, out in refill(model, fetch, len(stream), B):
+                done = carry.halted.cpu().numpy() & (pos >= 0)
+                segs += int((pos >= 0).sum())
+                if done.any():  # metrics and predictions of the examples that finished in this call
+                    sel = torch.from_numpy(done).to(d.device)
+                    fin = dc.replace(carry, steps=carry.steps[sel], halted=carry.halted[sel],
+                                     data={k: v[sel] for k, v in carry.data.items()})
+                    _, m = act_loss({k: v[sel] for k, v in out.items()}, fin, *loss_args)
+                    sums += stack(m)
+                    _keep(keep, stream[pos[done]], sel, carry, out)
+            exs = len(stream)
+    sums = torch.cat([sums, torch.tensor([segs, exs], dtype=torch.float64, device=d.device)])
     if d.world > 1:
-        tdist.all_reduce(sums)
-    s = dict(zip(EVAL_KEYS, sums.tolist()))
+        tdist.all_reduce(sums)  # the only collective: ranks may have made different numbers of calls
+    s = dict(zip(EVAL_KEYS + ("segments", "examples"), sums.tolist()))
     n = max(s["count"], 1)
     res = {"count": int(s["count"]), "exact_accuracy": s["exact_accuracy"] / n, "accuracy": s["accuracy"] / n,
            "q_halt_accuracy": s["q_halt_accuracy"] / n, "act_steps": s["steps"] / n,
-           "lm_loss": s["lm_loss"] / n, "q_halt_loss": s["q_halt_loss"] / n}
+           "lm_loss": s["lm_loss"] / n, "q_halt_loss": s["q_halt_loss"] / n,
+           "segments": s["segments"] / max(s["examples"], 1)}  # forward segments spent per example
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in keep.items()}
+        order = np.argsort(arrays["index"], kind="stable")  # "q" finishes examples out of order
         tmp = out_dir / f".preds.rank{d.rank}.tmp.npz"
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **{k: v[order] for k, v in arrays.items()})
         tmp.replace(out_dir / f"preds.rank{d.rank}.npz")
         if (Path(cfg.data_path) / "augmentations.json").exists():  # ARC: vote across augmentations
             dist.barrier(d)

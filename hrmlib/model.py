@@ -140,10 +140,11 @@ class HRM(nn.Module):
                      torch.ones(B, dtype=torch.bool, device=dev),
                      {k: torch.zeros_like(v) for k, v in batch.items()})
 
-    def forward(self, carry: Carry, batch: dict, explore=None) -> tuple[Carry, dict]:
+    def forward(self, carry: Carry, batch: dict, explore=None, halt_on_q: bool = False) -> tuple[Carry, dict]:
         """One ACT segment. `explore` optionally supplies the exploration draws (uniforms [B],
         minimum-halt draws [B]); by default they come from torch's generator, as the original's.
-        The trainer passes slices of global-batch draws, so every world size trains alike."""
+        The trainer passes slices of global-batch draws, so every world size trains alike.
+        `halt_on_q` (ours, eval only): rows halt by Q's rule, without exploration or bootstrap pass."""
         reset = carry.halted
         z_H = torch.where(reset.view(-1, 1, 1), self.H_init, carry.z_H)
         z_L = torch.where(reset.view(-1, 1, 1), self.L_init, carry.z_L)
@@ -158,10 +159,13 @@ class HRM(nn.Module):
             steps = steps + 1
             is_last = steps >= self.cfg.halt_max_steps
             halted = is_last
-            # Eval always runs halt_max_steps segments (the original never halts early at inference).
-            if self.training and self.cfg.halt_max_steps > 1:
-                # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
-                halted = halted | (q_halt > (q_cont if self.cfg.act_continue_loss else 0))
+            # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
+            q_says = q_halt > (q_cont if self.cfg.act_continue_loss else 0)
+            if not self.training:
+                # the original's eval runs all halt_max_steps segments; halt_on_q (ours) stops on Q
+                halted = (halted | q_says) if halt_on_q else halted
+            elif self.cfg.halt_max_steps > 1:
+                halted = halted | q_says
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
                 if explore is None:
                     explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)

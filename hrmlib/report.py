@@ -48,7 +48,7 @@ def headline(res: dict):
     """Markdown: exact accuracy (the headline), token accuracy, ACT steps, and pass@K for ARC."""
     from IPython.display import Markdown
     rows = [("exact accuracy", res.get("exact_accuracy")), ("token accuracy", res.get("accuracy")),
-            ("ACT steps (eval runs all)", res.get("act_steps")), ("q-halt accuracy", res.get("q_halt_accuracy")),
+            ("ACT steps per example", res.get("act_steps")), ("q-halt accuracy", res.get("q_halt_accuracy")),
             ("test examples", res.get("count"))]
     rows += [(k, v) for k, v in res.items() if k.startswith("pass@")]
     body = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in rows if v is not None)
