@@ -122,6 +122,10 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
         tmp = out_dir / f".preds.rank{d.rank}.tmp.npz"
         np.savez(tmp, **{k: v[order] for k, v in arrays.items()})
         tmp.replace(out_dir / f"preds.rank{d.rank}.npz")
+        if d.main:  # files of ranks beyond this world size are from an earlier, larger evaluation
+            for p in out_dir.glob("preds.rank*.npz"):
+                if int(p.stem.removeprefix("preds.rank")) >= d.world:
+                    p.unlink()
         if (Path(cfg.data_path) / "augmentations.json").exists():  # ARC: vote across augmentations
             dist.barrier(d)
             if d.main:

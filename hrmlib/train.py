@@ -200,7 +200,8 @@ def train(argv: list[str]) -> int:
             continue
         local = to_torch(local_slice(batch, d.rank, d.world), d.device)
         u = torch.rand(cfg.global_batch_size, generator=explore_gen)
-        draw = torch.randint(2, cfg.arch.halt_max_steps + 1, (cfg.global_batch_size,), generator=explore_gen,
+        # U{2..max} minimum segments; with halt_max_steps=1 there is nothing to explore
+        draw = torch.randint(2, max(cfg.arch.halt_max_steps, 2) + 1, (cfg.global_batch_size,), generator=explore_gen,
                              dtype=torch.int32)
         explore = (u[d.rank * B:(d.rank + 1) * B].to(d.device), draw[d.rank * B:(d.rank + 1) * B].to(d.device))
         if carry is None:

@@ -131,6 +131,9 @@ def test_ranks_split_the_stream_like_eval_batches(data, tmp_path, monkeypatch):
     assert pr["index"].tolist() == list(range(N))
     np.testing.assert_array_equal(pr["preds"], whole["preds"])
     np.testing.assert_array_equal(pr["steps"], whole["steps"])
+    # a later one-process evaluation into the same folder drops the second rank's stale file
+    run(m, data, tmp_path / "two", "q", gbs=4)
+    assert E.load_preds(tmp_path / "two" / "q-4")["index"].tolist() == list(range(N))
 
 
 def test_cli_takes_eval_halting(data, tmp_path):
