@@ -51,7 +51,8 @@ def test_rope_is_rotate_half_and_keeps_norms():
     torch.testing.assert_close(y[:, 0], x[:, 0])  # position 0 is not rotated
     torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
     # the original's formula: x·cat(cos, cos) + cat(−x2, x1)·cat(sin, sin), bit for bit
-    cos, sin = torch.cat((rope.cos, rope.cos), -1), torch.cat((rope.sin, rope.sin), -1)
+    f = torch.outer(torch.arange(5.0), 1.0 / 10000.0 ** (torch.arange(0, 8, 2) / 8))
+    cos, sin = torch.cat((f.cos(), f.cos()), -1), torch.cat((f.sin(), f.sin()), -1)
     ref = x * cos[:, None] + torch.cat((-x[..., 4:], x[..., :4]), -1) * sin[:, None]
     assert torch.equal(y, ref)
     # position 1, pair (0, 4) rotates by angle 1·θ^0 = 1 rad
