@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses as dc
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
     stack = lambda m: torch.stack([m[k].to(torch.float64) for k in EVAL_KEYS])
     segs = exs = 0  # segment-rows spent on real (not padding) examples, and their number
     keep = {k: [] for k in SAVED}
+    t0 = time.perf_counter()
     with torch.inference_mode():
         if cfg.eval_halting == "max":
             for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
@@ -114,7 +116,9 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
     res = {"count": int(s["count"]), "exact_accuracy": s["exact_accuracy"] / n, "accuracy": s["accuracy"] / n,
            "q_halt_accuracy": s["q_halt_accuracy"] / n, "act_steps": s["steps"] / n,
            "lm_loss": s["lm_loss"] / n, "q_halt_loss": s["q_halt_loss"] / n,
-           "segments": s["segments"] / max(s["examples"], 1)}  # forward segments spent per example
+           "segments": s["segments"] / max(s["examples"], 1),  # forward segments spent per example
+           "seconds": time.perf_counter() - t0}  # wall time of this evaluation (not a metric: varies)
+    res["puzzles_per_s"] = s["examples"] / max(res["seconds"], 1e-9)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in keep.items()}

@@ -97,7 +97,7 @@ def test_never_halting_q_equals_max(data, tmp_path):
     m = model_for("never")
     (rq, pq), (rm, pm) = run(m, data, tmp_path, "q"), run(m, data, tmp_path, "max")
     assert rq.keys() == rm.keys() and rq["segments"] == rm["segments"] == m.cfg.halt_max_steps
-    for k in rm:
+    for k in set(rm) - {"seconds", "puzzles_per_s"}:  # wall time differs run to run
         assert rq[k] == pytest.approx(rm[k], rel=1e-6), k
     assert pq.keys() == pm.keys()
     for k in pm:
