@@ -26,6 +26,8 @@ test: install
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 # The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
+# DEMO_ARGS: config overrides for the demo's training, e.g. make demo DEMO_ARGS="arch.halt_max_steps=4"
+DEMO_ARGS ?=
 ifndef DEMO_RUN
 DEMO_RUN := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 endif
@@ -33,7 +35,7 @@ demo: install
 	@echo "== 1/4 building an easy Sudoku dataset with the built-in generator (offline) → data/sudoku-demo"
 	$(PY) -m hrmlib.launch data demo
 	@echo "== 2/4 training through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
-	launch/notebook notebooks/02_train.ipynb preset=demo run_dir=$(abspath $(DEMO_RUN))
+	launch/notebook notebooks/02_train.ipynb preset=demo run_dir=$(abspath $(DEMO_RUN)) $(DEMO_ARGS)
 	@echo "== 3/4 evaluating the last checkpoint"
 	$(PY) -m hrmlib.evaluate checkpoint=$(DEMO_RUN)
 	@echo "== 4/4 looking inside: notebooks 03-05 executed on the demo run"
