@@ -7,7 +7,6 @@ between steps with no cell raising. A screenshot goes to test-output/browser/ at
 """
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import sys
 import time
 import urllib.request
 
+import nbformat
 import pytest
 
 from conftest import ROOT
@@ -43,14 +43,18 @@ def _get(url: str, method: str = "GET"):
 
 @pytest.fixture
 def lab(tmp_path, notebook_run):
-    """JupyterLab on 127.0.0.1 in tmp_path (the notebook copied there); yields its base URL."""
+    """JupyterLab on 127.0.0.1 in tmp_path (the notebook copied there, set to the debug run); yields its base URL."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
                     ".ci/run does this) to run the real-browser test")
     pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
     root, home = tmp_path / "root", tmp_path / "jupyter"
     root.mkdir()
-    shutil.copy(ROOT / "notebooks" / "05_replay.ipynb", root)
+    # the debug run (4 ACT segments) whatever demo runs exist here: the demo model has one segment
+    nb = nbformat.read(ROOT / "notebooks" / "05_replay.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"run = {str(notebook_run)!r}"))
+    nbformat.write(nb, root / "05_replay.ipynb")
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                      ("IPYTHONDIR", "ipython"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
