@@ -100,7 +100,10 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
             for pos, carry, out in refill(model, fetch, len(stream), B):
                 done = carry.halted.cpu().numpy() & (pos >= 0)
                 segs += int((pos >= 0).sum())
-                if done.any():  # metrics and predictions of the examples that finished in this call
+                # metrics and predictions of the examples that finished in this call; losses too are
+                # over those rows only, so padding never enters q_halt_loss here, whatever
+                # arch.loss.mask_padding_rows says ("max" keeps the original's P1 behaviour)
+                if done.any():
                     sel = torch.from_numpy(done).to(d.device)
                     fin = dc.replace(carry, steps=carry.steps[sel], halted=carry.halted[sel],
                                      data={k: v[sel] for k, v in carry.data.items()})
