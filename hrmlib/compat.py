@@ -24,6 +24,7 @@ from .model import HRM, DTYPES
 
 # Original → our names: whole keys, then fragments of block keys ({H,L}_level.layers.N.… → {H,L}.layers.N.…).
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
+_KEYS_BACK = {v: k for k, v in _KEYS.items()}
 _PARTS = [("self_attn.qkv_proj.", "attn.qkv."), ("self_attn.o_proj.", "attn.o."),
           ("mlp.gate_up_proj.", "mlp.gate_up."), ("mlp.down_proj.", "mlp.down.")]
 # Fields of the original arch config that are not model hyperparameters here.
@@ -46,9 +47,8 @@ def original_key_to_ours(key: str) -> str:
 
 
 def _ours_to_original(key: str) -> str:
-    back = {v: k for k, v in _KEYS.items()}
-    if key in back:
-        return back[key]
+    if key in _KEYS_BACK:
+        return _KEYS_BACK[key]
     key = re.sub(r"^([HL])\.layers\.", r"\1_level.layers.", key)
     for orig, ours in _PARTS:
         key = key.replace(ours, orig)

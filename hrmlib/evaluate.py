@@ -31,10 +31,10 @@ def refill(model, fetch, n: int, B: int):
     """Adaptive evaluation (eval_halting=q): B slots work through stream positions 0..n-1 and a slot
     whose row halted takes the next one. `fetch(new)` returns a batch whose row i holds position
     new[i] (or padding where new[i] < 0; the model drops rows of slots that did not halt). Yields
-    (each slot's position, -1 when idle; carry; out) after every call, until all n have halted."""
-    pos, nxt, carry = np.full(B, -1), 0, None
+    (each slot's position, -1 when idle; halted as numpy; carry; out) after every call, until all n
+    have halted."""
+    pos, nxt, carry, free = np.full(B, -1), 0, None, np.ones(B, bool)
     while True:
-        free = np.ones(B, bool) if carry is None else carry.halted.cpu().numpy()
         new = np.full(B, -1)
         take = np.flatnonzero(free)[:n - nxt]
         new[take] = np.arange(nxt, nxt + len(take))
@@ -44,7 +44,8 @@ def refill(model, fetch, n: int, B: int):
             return
         b = fetch(new)
         carry, out = model(model.initial_carry(b) if carry is None else carry, b, halt_on_q=True)
-        yield pos, carry, out
+        free = carry.halted.cpu().numpy()  # the one host sync per call; it also picks the next slots
+        yield pos, free, carry, out
 
 
 def _keep(keep: dict, index, sel, carry, out):
@@ -60,7 +61,7 @@ def _keep(keep: dict, index, sel, carry, out):
 def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> dict:
     """Run the test split; return metrics averaged over labelled examples (all ranks get them)."""
     from .data import eval_batches, to_torch
-    from .data.sampler import collate
+    from .data.sampler import collate, puzzle_ids
     gbs, B = cfg.global_batch_size, cfg.global_batch_size // d.world
     loss_args = cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows
     was_training = model.training
@@ -88,17 +89,16 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
         else:
             ex = np.arange(split.num_examples)
             stream = ex[ex % gbs // B == d.rank]  # this rank's examples, as eval_batches splits them
-            pi = split.puzzle_indices
 
             def fetch(new):
                 rows = stream[new[new >= 0]]
-                b = collate(split, rows, split.puzzle_identifiers[np.searchsorted(pi, rows, side="right") - 1], B)
+                b = collate(split, rows, puzzle_ids(split, rows), B)
                 # collate pads at the end: move each real row to its slot
                 order = np.argsort(np.r_[np.flatnonzero(new >= 0), np.flatnonzero(new < 0)])
                 return to_torch({k: v[order] for k, v in b.items()}, d.device)
 
-            for pos, carry, out in refill(model, fetch, len(stream), B):
-                done = carry.halted.cpu().numpy() & (pos >= 0)
+            for pos, halted, carry, out in refill(model, fetch, len(stream), B):
+                done = halted & (pos >= 0)
                 segs += int((pos >= 0).sum())
                 # metrics and predictions of the examples that finished in this call; losses too are
                 # over those rows only, so padding never enters q_halt_loss here, whatever

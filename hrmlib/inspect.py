@@ -283,10 +283,9 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
 
 def select(split, indices) -> dict:
     """Example rows of a split as an int32 batch (labels 0 → -100 as in training)."""
-    from .data.sampler import collate
+    from .data.sampler import collate, puzzle_ids
     rows = np.asarray(indices, dtype=np.int64)
-    pids = split.puzzle_identifiers[np.searchsorted(split.puzzle_indices, rows, side="right") - 1]
-    return collate(split, rows, pids)
+    return collate(split, rows, puzzle_ids(split, rows))
 
 
 def trace_examples(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_size: int = 64,

@@ -163,7 +163,8 @@ class HRM(nn.Module):
             q_says = q_halt > (q_cont if self.cfg.act_continue_loss else 0)
             if not self.training:
                 # the original's eval runs all halt_max_steps segments; halt_on_q (ours) stops on Q
-                halted = (halted | q_says) if halt_on_q else halted
+                if halt_on_q:
+                    halted = halted | q_says
             elif self.cfg.halt_max_steps > 1:
                 halted = halted | q_says
                 # Exploration: with prob ε a row must run at least U{2..max} segments.

@@ -106,7 +106,6 @@ def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
                          f"meaningless here — use the dataset it was trained on (its identifiers.json)")
 
 
-
 def checkpoints(run: Path) -> list[Path]:
     """Complete checkpoints of a run, oldest first."""
     d = run / "checkpoints"

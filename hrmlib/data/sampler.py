@@ -75,17 +75,18 @@ class TrainSampler:
             start_p = last + 1
         return batches
 
-    def puzzle_ids(self, rows: np.ndarray) -> np.ndarray:
-        pi = self.data.puzzle_indices
-        return self.data.puzzle_identifiers[np.searchsorted(pi, rows, side="right") - 1]
-
     def num_batches(self, it: int) -> int:
         return len(self.plan(it))
 
     def iteration(self, it: int, start: int = 0) -> Iterator[dict]:
         """Global batches {inputs, labels, puzzle_identifiers} (int32 numpy) of iteration `it`."""
         for rows in self.plan(it)[start:]:
-            yield collate(self.data, rows, self.puzzle_ids(rows))
+            yield collate(self.data, rows, puzzle_ids(self.data, rows))
+
+
+def puzzle_ids(data: Split, rows: np.ndarray) -> np.ndarray:
+    """The puzzle identifier of each example row (a puzzle's examples are a contiguous range)."""
+    return data.puzzle_identifiers[np.searchsorted(data.puzzle_indices, rows, side="right") - 1]
 
 
 def local_slice(batch: dict, rank: int, world_size: int) -> dict:
@@ -102,13 +103,11 @@ def eval_batches(data: Split, global_batch_size: int, rank: int = 0, world_size:
     if global_batch_size % world_size:
         raise ValueError(f"global batch {global_batch_size} does not split over {world_size} ranks")
     local = global_batch_size // world_size
-    pi = data.puzzle_indices
     for start in range(0, data.num_examples, global_batch_size):
         lo = min(start + rank * local, data.num_examples)
         hi = min(start + (rank + 1) * local, data.num_examples)
         rows = np.arange(lo, hi)
-        pids = data.puzzle_identifiers[np.searchsorted(pi, rows, side="right") - 1]
-        yield collate(data, rows, pids, local), hi - lo
+        yield collate(data, rows, puzzle_ids(data, rows), local), hi - lo
 
 
 def to_torch(batch: dict, device="cpu") -> dict:
