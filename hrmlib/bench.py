@@ -8,6 +8,8 @@ A train step is what the trainer does per batch: one ACT segment (forward with t
 pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch;
 eval_q streams `stream` batches' worth of puzzles through the batch's slots with eval_halting=q (a
 row stops when Q halts it and its slot takes the next puzzle; random weights rarely halt early).
+matmul times one square matmul (8192 on CUDA, 1024 on CPU) at the forward dtype: the ceiling
+that the other rows' TFLOP/s are read against.
 Warm-up steps are excluded, devices are synchronised, the median of `repeats` is reported, and
 achieved FLOP/s come from counting the matmuls (`flops`).
 """
@@ -94,8 +96,15 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
                 segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: batch, n_q, B)]
             state["segs"], state["calls"] = sum(segs), len(segs)
 
+        def matmul():
+            torch.mm(*mm, out=mm_out)
+
         n_q = B * int(opts["stream"])
-        fns = {"train": train_step, "eval": eval_batch, "eval_q": eval_q}
+        n_mm = 8192 if dev.type == "cuda" else 1024
+        if mode == "matmul":
+            mm = [torch.randn(n_mm, n_mm, generator=g).to(dev, dtype) for _ in range(2)]
+            mm_out = torch.empty_like(mm[0])
+        fns = {"train": train_step, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}
         if mode not in fns:
             raise C.ConfigError(f"modes: {mode!r} is not one of {', '.join(fns)}")
         fn = fns[mode]
@@ -113,13 +122,14 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
             _sync(dev)
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
-        fl = flops(cfg.arch, B, S_all, V, mode)
+        fl = 2 * n_mm**3 if mode == "matmul" else flops(cfg.arch, B, S_all, V, mode)
         if mode == "eval_q":  # per_s counts puzzles; FLOPs are those of the calls made (idle slots too)
             fl *= state["calls"] / cfg.arch.halt_max_steps
         out_rows.append({
             "preset": preset, "overrides": overrides, "mode": mode, "batch": B, "seq_len": S, "device": str(dev),
             "dtype": str(dtype).removeprefix("torch."), "compile": opts["compile"] == "true",
-            "ms": med * 1e3, "ms_min": min(times) * 1e3, "per_s": (n_q if mode == "eval_q" else B) / med,
+            "ms": med * 1e3, "ms_min": min(times) * 1e3,
+            "per_s": (n_q if mode == "eval_q" else 1 if mode == "matmul" else B) / med,
             "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,
             "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
             "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
@@ -150,7 +160,8 @@ def main(argv=None) -> int:
     try:
         rows = measure(argv[0], over, opts)
     except C.ConfigError as e:
-        print(f"error: {e} (bench options: {', '.join(DEFAULTS)})", file=sys.stderr)
+        hint = f" (bench options: {', '.join(DEFAULTS)})" if "unknown key" in str(e) else ""
+        print(f"error: {e}{hint}", file=sys.stderr)
         return 2
     print(table(rows))
     if opts["out"]:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ConfigError
+
 try:  # FlashAttention 3 (Hopper)
     from flash_attn_interface import flash_attn_func as _fa3
 except ImportError:
@@ -108,14 +110,15 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def pick_backend(name: str) -> str:
-    """Resolve "auto" to the best available kernel; fail clearly if a named one is missing."""
+    """Resolve "auto" to the best available kernel; fail clearly (a ConfigError, so the CLIs print
+    one line) if a named one is missing."""
     have = {"fa3": _fa3 is not None, "fa2": _fa2 is not None, "sdpa": True}
     if name == "auto":
         return next(b for b in BACKENDS if have[b])
     if name not in have:
-        raise ValueError(f"attention backend {name!r} unknown; choose one of auto, {', '.join(BACKENDS)}")
+        raise ConfigError(f"arch.attn_backend: {name!r} unknown; choose one of auto, {', '.join(BACKENDS)}")
     if not have[name]:
-        raise ValueError(f"attention backend {name!r} is not installed (pip install 'hrmlib[gpu]'); "
+        raise ConfigError(f"arch.attn_backend: {name!r} is not installed (pip install 'hrmlib[gpu]'); "
                          f"use arch.attn_backend=auto or sdpa")
     return name
 

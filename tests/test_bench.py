@@ -1,12 +1,16 @@
 """hrmlib.bench smoke test on CPU: it runs, its table and JSON agree, its FLOP count is right.
 No timing is asserted (speed lives in docs/benchmarks.md)."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from hrmlib import bench
 from hrmlib import config as C
-from conftest import run_py
+from hrmlib import layers
+from conftest import ROOT, run_py
 
 TINY = ["arch.hidden_size=32", "arch.num_heads=2", "arch.halt_max_steps=2"]
 
@@ -26,7 +30,7 @@ def test_bench_cli_writes_one_row_per_mode(tmp_path):
 
 def test_bench_rejects_an_unknown_mode_and_key():
     r = run_py("-m", "hrmlib.bench", "debug", "modes=fast", "repeats=1", "warmup=0")
-    assert r.returncode == 2 and "modes: 'fast' is not one of train, eval, eval_q" in r.stderr
+    assert r.returncode == 2 and "modes: 'fast' is not one of train, eval, eval_q, matmul" in r.stderr
     r = run_py("-m", "hrmlib.bench", "debug", "arch.hiden_size=8")
     assert r.returncode == 2 and "unknown key 'arch.hiden_size'" in r.stderr
 
@@ -43,3 +47,26 @@ def test_flop_count_by_hand():
     assert bench.flops(a, B, S, V, "eval") == pytest.approx(4 * per_pass)
     passes = 2 if a.act_continue_loss else 1  # the bootstrap pass
     assert bench.flops(a, B, S, V, "train") == pytest.approx(passes * per_pass + 2 * (2 * layer + head))
+
+
+def test_matmul_row_counts_2n3():
+    rows = bench.measure("debug", [], dict(bench.DEFAULTS, modes="matmul", warmup="0", repeats="1"))
+    assert rows[0]["gflop"] == pytest.approx(2 * 1024**3 / 1e9) and rows[0]["tflops"] > 0
+
+
+def test_suite_runs_every_row_and_reports_the_missing_backends(tmp_path):
+    """launch/bench-suite, shrunk to CPU size: every row runs once; a FlashAttention row whose
+    package is absent fails with one line and counts in the exit status."""
+    env = {**os.environ, "DEVICE": "cpu", "SCALE": "tiny", "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
+    r = subprocess.run([str(ROOT / "launch" / "bench-suite"), str(tmp_path)], env=env, text=True,
+                       capture_output=True, timeout=600)
+    missing = [b for b, f in (("fa2", layers._fa2), ("fa3", layers._fa3)) if f is None]
+    assert r.returncode == len(missing), r.stdout[-3000:] + r.stderr[-3000:]
+    ran = {p.stem for p in tmp_path.glob("*.json")}
+    expect = {"matmul", "sudoku-eager", "sudoku-eager-no-continue-loss", "maze-eager", "sudoku-attn-sdpa"}
+    assert ran == expect | {f"sudoku-attn-{b}" for b in ("fa2", "fa3") if b not in missing}
+    modes = [x["mode"] for x in json.loads((tmp_path / "sudoku-eager.json").read_text())]
+    assert modes == ["train", "eval", "eval_q"]
+    for b in missing:
+        assert f"arch.attn_backend: '{b}' is not installed" in r.stderr
+    assert f"({len(missing)} row(s) did not run)" in r.stdout

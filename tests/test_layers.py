@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from hrmlib import layers as L
+from hrmlib.config import ConfigError
 
 AVAILABLE = [b for b in L.BACKENDS if b == "sdpa" or (b == "fa3" and L._fa3) or (b == "fa2" and L._fa2)]
 
@@ -37,10 +38,10 @@ def test_attention_matches_plain_softmax_forward_and_backward(backend):
 def test_backend_choice_and_errors():
     assert L.pick_backend("auto") == AVAILABLE[0]
     assert L.pick_backend("sdpa") == "sdpa"
-    with pytest.raises(ValueError, match="unknown; choose one of auto, fa3, fa2, sdpa"):
+    with pytest.raises(ConfigError, match="unknown; choose one of auto, fa3, fa2, sdpa"):
         L.pick_backend("xformers")
     if L._fa2 is None:
-        with pytest.raises(ValueError, match="'fa2' is not installed"):
+        with pytest.raises(ConfigError, match="'fa2' is not installed"):
             L.pick_backend("fa2")
 
 
