@@ -7,6 +7,7 @@ when complete: a crash mid-write never leaves a checkpoint that looks whole.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .config import ConfigError
 from .dist import Dist, barrier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,15 @@ def env_info(d: Dist) -> dict:
     }
 
 
+def _optional(module: str, key: str, package: str):
+    """Import an optional sink's module, or fail with one line that says how to get it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"{key} needs the {package} package, which is not installed: pip install {package}, "
+                          f"or train without {key}") from None
+
+
 class Metrics:
     """metrics.jsonl (always, appended line by line) plus optional wandb / TensorBoard sinks."""
 
@@ -58,10 +69,10 @@ class Metrics:
         if not enabled:
             return
         if cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter  # optional dependency
+            SummaryWriter = _optional("torch.utils.tensorboard", "tensorboard=true", "tensorboard").SummaryWriter
             self.sinks.append(("tb", SummaryWriter(str(run / "tensorboard"))))
         if cfg.wandb:
-            import wandb  # optional dependency
+            wandb = _optional("wandb", f"wandb={cfg.wandb}", "wandb")
             wandb.init(project="hrm-workbench", name=run.name, dir=str(run), config=cfg.to_dict(),
                        mode=cfg.wandb, resume="allow", id=run.name)
             self.sinks.append(("wandb", wandb))

@@ -151,3 +151,34 @@ def test_dataset_with_other_identifiers_is_refused(tmp_path):
     r = train(b, f"run_dir={tmp_path / 'rb'}", *FIXTURE_ARCH, f"init_from={tmp_path / 'ra'}")
     assert r.returncode == 2 and "other puzzle identifiers" in r.stderr and "first difference at index 3" in r.stderr
     assert not (tmp_path / "rb" / "metrics.jsonl").exists()
+
+
+def test_tensorboard_sink_gets_every_logged_scalar(sudoku, tmp_path):
+    """tensorboard=true (a dev dependency, so this runs in CI): the event file holds the same
+    train and test numbers as metrics.jsonl."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    run = tmp_path / "run"
+    train(sudoku, f"run_dir={run}", "max_steps=3", "eval_interval=10", "tensorboard=true", check=True)
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    for split in ("train", "test"):
+        logged = rows(run, split)
+        got = [(e.step, e.value) for e in acc.Scalars(f"{split}/exact_accuracy")]
+        assert got == [(r["step"], pytest.approx(r["exact_accuracy"])) for r in logged]
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3]
+
+
+def test_wandb_sink_runs_offline_or_says_how_to_get_it(sudoku, tmp_path):
+    """wandb is not a dependency: without it, wandb=offline is one clear error (exit 2); with it,
+    the run logs offline into the run directory."""
+    run = tmp_path / "run"
+    r = train(sudoku, f"run_dir={run}", "max_steps=2", "wandb=offline", env={"WANDB_SILENT": "true"})
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert r.stderr.strip() == ("error: wandb=offline needs the wandb package, which is not installed: "
+                                    "pip install wandb, or train without wandb=offline")
+        return
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert list((run / "wandb").glob("offline-run-*"))
