@@ -12,6 +12,7 @@ bucketed all-reduce; the puzzle table is trained by sign-SGD on gathered rows.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -33,6 +34,11 @@ from .losses import act_loss
 from .model import Carry, build, forward_dtype
 from .optim import make_optimizers, set_lr
 
+DDP = torch.nn.parallel.DistributedDataParallel
+# The buffers (H_init/L_init, RoPE tables) are identical on every rank by construction: no per-step
+# sync. torch 2.13 renames broadcast_buffers (now warning on every rank) to forward_sync_buffers.
+NO_BUFFER_SYNC = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                  else {"broadcast_buffers": False})
 METRIC_KEYS = ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss",
                "q_continue_loss", "halted", "loss")
 
@@ -161,7 +167,7 @@ def train(argv: list[str]) -> int:
     elif cfg.init_from:
         load_weights(model, cfg.init_from, identifiers)
 
-    ddp = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=False) if d.world > 1 else model
+    ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else model
     use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
     fwd = torch.compile(ddp, dynamic=False) if use_compile else ddp
 

@@ -182,3 +182,28 @@ def test_wandb_sink_runs_offline_or_says_how_to_get_it(sudoku, tmp_path):
         return
     assert r.returncode == 0, r.stderr[-2000:]
     assert list((run / "wandb").glob("offline-run-*"))
+
+
+def test_two_nodes_through_launch_multinode_train_like_one(sudoku, tmp_path):
+    """launch/multinode as on a cluster: two torchrun agents (here on one host, one process each)
+    meet at a c10d rendezvous and train as one world of 2, matching a single process."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    over = ["max_steps=6", "log_every=1"]
+    train(sudoku, f"run_dir={tmp_path / 'one'}", *over, check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, "NNODES": "2", "NPROC": "1",
+           "RDZV_ENDPOINT": f"127.0.0.1:{port}", "RDZV_ID": f"test-{port}"}
+    cmd = [str(ROOT / "launch" / "multinode"), "debug", f"data_path={sudoku}", f"run_dir={tmp_path / 'two'}", *over]
+    nodes = [subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(2)]
+    logs = [p.communicate(timeout=600)[0] for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], "\n".join(l[-2000:] for l in logs)
+    assert sum("done: 6 steps" in l for l in logs) == 1  # global rank 0 reports, on whichever node it is
+    assert not any("broadcast_buffers" in l for l in logs)  # no deprecation noise from DDP
+    assert json.loads((tmp_path / "two" / "env.json").read_text())["world_size"] == 2
+    a, b = rows(tmp_path / "one"), rows(tmp_path / "two")
+    assert len(a) == len(b) == 6
+    for x, y in zip(a, b):
+        assert x["loss"] == pytest.approx(y["loss"], rel=1e-4, abs=1e-6), (x, y)
