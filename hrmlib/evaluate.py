@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as tdist
+from tqdm.auto import tqdm
 
 from . import dist, runs
 from .losses import act_loss
@@ -70,6 +71,11 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
     stack = lambda m: torch.stack([m[k].to(torch.float64) for k in EVAL_KEYS])
     segs = exs = 0  # segment-rows spent on real (not padding) examples, and their number
     keep = {k: [] for k in SAVED}
+    ex = np.arange(split.num_examples)
+    stream = ex[ex % gbs // B == d.rank]  # this rank's examples, as eval_batches splits them
+    watched = sys.stderr.isatty() or "ipykernel" in sys.modules  # a terminal or a notebook
+    bar = tqdm(total=len(stream), desc="evaluate", unit="puzzle", leave=False, dynamic_ncols=True,
+               disable=not (d.main and watched))
     t0 = time.perf_counter()
     with torch.inference_mode():
         if cfg.eval_halting == "max":
@@ -84,12 +90,10 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
                 segs, exs = segs + calls * n, exs + n
+                bar.update(n)
                 if n:
                     _keep(keep, np.arange(n) + j * gbs + d.rank * B, slice(n), carry, out)
         else:
-            ex = np.arange(split.num_examples)
-            stream = ex[ex % gbs // B == d.rank]  # this rank's examples, as eval_batches splits them
-
             def fetch(new):
                 rows = stream[new[new >= 0]]
                 b = collate(split, rows, puzzle_ids(split, rows), B)
@@ -110,7 +114,9 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                     _, m = act_loss({k: v[sel] for k, v in out.items()}, fin, *loss_args)
                     sums += stack(m)
                     _keep(keep, stream[pos[done]], sel, carry, out)
+                    bar.update(int(done.sum()))
             exs = len(stream)
+    bar.close()
     sums = torch.cat([sums, torch.tensor([segs, exs], dtype=torch.float64, device=d.device)])
     if d.world > 1:
         tdist.all_reduce(sums)  # the only collective: ranks may have made different numbers of calls
