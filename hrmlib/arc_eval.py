@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runs import atomic_write
+
 KS = (1, 2, 10, 100, 1000)
 
 
@@ -83,5 +85,5 @@ def vote_dir(eval_dir: Path, data_path: Path) -> dict:
     idx = pr["index"].astype(np.int64)
     res = vote(np.asarray(split.inputs[idx]), np.asarray(split.labels[idx]), pr["preds"], pr["q_halt"],
                pr["puzzle_identifiers"].astype(np.int64), augs)
-    (Path(eval_dir) / "arc_votes.json").write_text(json.dumps(res, indent=1))
+    atomic_write(Path(eval_dir) / "arc_votes.json", json.dumps(res, indent=1))
     return {k: v for k, v in res.items() if k.startswith("pass@")} | {"arc_tasks": res["tasks"]}

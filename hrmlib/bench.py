@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -29,6 +30,7 @@ from .evaluate import refill
 from .losses import act_loss
 from .model import HRM, forward_dtype
 from .optim import make_optimizers
+from .runs import atomic_write
 
 DEFAULTS = {"batch": 32, "seq_len": 81, "vocab": 11, "puzzle_ids": 1, "device": "cpu", "compile": "false",
             "warmup": 3, "repeats": 10, "modes": "train,eval", "dtype": "auto", "out": "", "stream": 4}
@@ -165,8 +167,7 @@ def main(argv=None) -> int:
         return 2
     print(table(rows))
     if opts["out"]:
-        with open(opts["out"], "w") as f:
-            json.dump(rows, f, indent=2)
+        atomic_write(Path(opts["out"]), json.dumps(rows, indent=2))
     return 0
 
 

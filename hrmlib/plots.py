@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+
+def save(fig, path, dpi: int = 120) -> Path:
+    """Write a figure atomically (a temporary file renamed over `path`): a reader never sees half a PNG."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    os.replace(tmp, path)
+    return path
 
 
 def read_metrics(run) -> list[dict]:

@@ -30,6 +30,7 @@ def test_training_notebook_produces_a_run(data, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "step 4/4" in r.stderr  # torchrun's output streamed live through papermill's log
     assert {"02_train.ipynb", "metrics.jsonl", "learning_curve.png", "config.json"} <= {p.name for p in run.iterdir()}
+    assert not list(run.glob(".*.tmp*"))  # the figure was written through a renamed temporary
     assert json.loads((run / "env.json").read_text())["world_size"] == 2
     cfg = json.loads((run / "config.json").read_text())["config"]
     assert cfg["max_steps"] == 4 and cfg["data_path"] == str(data)
