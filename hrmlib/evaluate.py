@@ -69,7 +69,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
     model.eval()
     sums = torch.zeros(len(EVAL_KEYS), dtype=torch.float64, device=d.device)
     stack = lambda m: torch.stack([m[k].to(torch.float64) for k in EVAL_KEYS])
-    segs = exs = 0  # segment-rows spent on real (not padding) examples, and their number
+    segs = 0  # segment-rows spent on real (not padding) examples
     keep = {k: [] for k in SAVED}
     ex = np.arange(split.num_examples)
     stream = ex[ex % gbs // B == d.rank]  # this rank's examples, as eval_batches splits them
@@ -89,7 +89,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                         break
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
-                segs, exs = segs + calls * n, exs + n
+                segs += calls * n
                 bar.update(n)
                 if n:
                     _keep(keep, np.arange(n) + j * gbs + d.rank * B, slice(n), carry, out)
@@ -115,9 +115,8 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                     sums += stack(m)
                     _keep(keep, stream[pos[done]], sel, carry, out)
                     bar.update(int(done.sum()))
-            exs = len(stream)
     bar.close()
-    sums = torch.cat([sums, torch.tensor([segs, exs], dtype=torch.float64, device=d.device)])
+    sums = torch.cat([sums, torch.tensor([segs, len(stream)], dtype=torch.float64, device=d.device)])
     if d.world > 1:
         tdist.all_reduce(sums)  # the only collective: ranks may have made different numbers of calls
     s = dict(zip(EVAL_KEYS + ("segments", "examples"), sums.tolist()))

@@ -161,11 +161,9 @@ class HRM(nn.Module):
             halted = is_last
             # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
             q_says = q_halt > (q_cont if self.cfg.act_continue_loss else 0)
-            if not self.training:
-                # the original's eval runs all halt_max_steps segments; halt_on_q (ours) stops on Q
-                if halt_on_q:
-                    halted = halted | q_says
-            elif self.cfg.halt_max_steps > 1:
+            if halt_on_q and not self.training:  # ours; the original's eval runs all halt_max_steps segments
+                halted = halted | q_says
+            elif self.training and self.cfg.halt_max_steps > 1:
                 halted = halted | q_says
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
                 if explore is None:
