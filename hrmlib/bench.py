@@ -28,7 +28,7 @@ from . import config as C
 from .layers import swiglu_width
 from .evaluate import refill
 from .losses import act_loss
-from .model import HRM, forward_dtype
+from .model import build, forward_dtype
 from .optim import make_optimizers
 from .runs import atomic_write
 
@@ -37,19 +37,31 @@ DEFAULTS = {"batch": 32, "seq_len": 81, "vocab": 11, "puzzle_ids": 1, "device": 
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
-    """Matmul FLOPs of one transformer block on [B, S, D] (forward)."""
+    """Matmul FLOPs of one block on [B, S, D] (forward): attention or TRM's token-mixing MLP, then
+    the channel SwiGLU."""
     D, I = cfg.hidden_size, swiglu_width(cfg.hidden_size, cfg.expansion)
-    return B * S * (2 * D * 3 * D + 2 * D * D + 2 * D * 2 * I + 2 * I * D) + 4 * B * S * S * D
+    if cfg.mlp_t:  # SwiGLU across the S positions of each of the D channels
+        It = swiglu_width(S, cfg.expansion)
+        mix = B * D * (2 * S * 2 * It + 2 * It * S)
+    else:
+        mix = B * S * (2 * D * 3 * D + 2 * D * D) + 4 * B * S * S * D
+    return mix + B * S * (2 * D * 2 * I + 2 * I * D)
 
 
 def flops(cfg: C.ArchConfig, B: int, S: int, V: int, mode: str) -> float:
-    """FLOPs of one train step (two inner passes + backward of the grad phase) or one eval batch."""
-    per_pass = cfg.H_cycles * (cfg.L_cycles * cfg.L_layers + cfg.H_layers)  # layer passes in one inner call
-    grad_layers = cfg.L_layers + cfg.H_layers
+    """FLOPs of one train step (the inner pass, the bootstrap pass if any, backward of the
+    differentiated part) or one eval batch. HRM differentiates its last L and H update; TRM its
+    whole last recursion (L_cycles + 1 calls of its network)."""
+    if cfg.name == "trm":
+        per_pass = cfg.H_cycles * (cfg.L_cycles + 1) * cfg.L_layers  # layer passes in one inner call
+        grad_layers = (cfg.L_cycles + 1) * cfg.L_layers
+    else:
+        per_pass = cfg.H_cycles * (cfg.L_cycles * cfg.L_layers + cfg.H_layers)
+        grad_layers = cfg.L_layers + cfg.H_layers
     lf, head = layer_flops(cfg, B, S), 2 * B * S * cfg.hidden_size * V
     if mode.startswith("eval"):  # all halt_max_steps segments of the batch
         return cfg.halt_max_steps * (per_pass * lf + head)
-    passes = 2 if cfg.halt_max_steps > 1 and cfg.act_continue_loss else 1
+    passes = 2 if cfg.halt_max_steps > 1 and cfg.continue_loss else 1
     return passes * (per_pass * lf + head) + 2 * (grad_layers * lf + head)  # backward ≈ 2× forward
 
 
@@ -64,7 +76,7 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
     dtype = forward_dtype(opts["dtype"] if opts["dtype"] != "auto" else cfg.arch.forward_dtype, dev.type)
     B, S, V, N = (int(opts[k]) for k in ("batch", "seq_len", "vocab", "puzzle_ids"))
     torch.manual_seed(0)
-    model = HRM(cfg.arch, V, S, N, dtype).to(dev)
+    model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
     fwd = torch.compile(model, dynamic=False) if opts["compile"] == "true" else model
     opt = make_optimizers(model, replace(cfg, global_batch_size=B))
     g = torch.Generator().manual_seed(0)

@@ -1,13 +1,15 @@
-"""Original-HRM compatibility: load its checkpoints and configs, and check parity with its numbers.
+"""Compatibility with the originals (HRM and TRM): load their checkpoints and configs, check parity.
 
     python -m hrmlib.compat parity tests/fixtures/hrm-reference     # CPU, a few seconds
+    python -m hrmlib.compat parity tests/fixtures/trm-reference
     python -m hrmlib.compat parity ../shared/fixtures/hrm-reference
 
     from hrmlib.compat import load_original
     model = load_original("checkpoints/…/step_26040", "checkpoints/…/all_config.yaml")
 
-The original saves `state_dict()` of `ACTLossHead(model)`, compiled (`_orig_mod.model.inner.…`)
-or not (`model.inner.…`); both are accepted, and so is a bare inner-model dict.
+The originals save `state_dict()` of `ACTLossHead(model)`, compiled (`_orig_mod.model.inner.…`)
+or not (`model.inner.…`); both are accepted, and so is a bare inner-model dict. The family (HRM or
+TRM) comes from the config: `arch.name` in an all_config.yaml, TRM-only fields in a bare arch dict.
 """
 from __future__ import annotations
 
@@ -19,57 +21,94 @@ from pathlib import Path
 
 import torch
 
+from .act import ACT, DTYPES
 from .config import ArchConfig, LossConfig
-from .model import HRM, DTYPES
+from .model import build
 
-# Original → our names: whole keys, then fragments of block keys ({H,L}_level.layers.N.… → {H,L}.layers.N.…).
+# Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
 _KEYS_BACK = {v: k for k, v in _KEYS.items()}
+_LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}  # TRM has no H_level (T1)
 _PARTS = [("self_attn.qkv_proj.", "attn.qkv."), ("self_attn.o_proj.", "attn.o."),
+          ("mlp_t.gate_up_proj.", "mlp_t.gate_up."), ("mlp_t.down_proj.", "mlp_t.down."),
           ("mlp.gate_up_proj.", "mlp.gate_up."), ("mlp.down_proj.", "mlp.down.")]
+# The originals' model class ids (all_config.yaml's arch.name) that hrmlib builds.
+_NAMES = {"hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1": "hrm",
+          "recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1": "hrm",
+          "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1": "trm"}
+_TRM_ONLY = {"mlp_t", "puzzle_emb_len", "no_ACT_continue"}
 # Fields of the original arch config that are not model hyperparameters here.
-_IGNORED = {"batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "causal", "name", "loss"}
+_IGNORED = {"batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "causal", "name", "loss",
+            "no_ACT_continue"}
 
 
 class CompatError(ValueError):
     """A checkpoint or config that does not fit: the message lists what is wrong."""
 
 
-def original_key_to_ours(key: str) -> str:
+def original_key_to_ours(key: str, family: str = "hrm") -> str:
     for prefix in ("_orig_mod.", "model.", "inner."):
         key = key.removeprefix(prefix)
     if key in _KEYS:
         return _KEYS[key]
-    key = re.sub(r"^([HL])_level\.layers\.", r"\1.layers.", key)
+    level, dot, rest = key.partition(".")
+    if dot and rest.startswith("layers.") and level in _LEVELS[family]:
+        key = f"{_LEVELS[family][level]}.{rest}"
     for orig, ours in _PARTS:
         key = key.replace(orig, ours)
     return key
 
 
-def _ours_to_original(key: str) -> str:
+def _ours_to_original(key: str, family: str) -> str:
     if key in _KEYS_BACK:
         return _KEYS_BACK[key]
-    key = re.sub(r"^([HL])\.layers\.", r"\1_level.layers.", key)
+    back = {v: k for k, v in _LEVELS[family].items()}
+    level, dot, rest = key.partition(".")
+    if dot and rest.startswith("layers.") and level in back:
+        key = f"{back[level]}.{rest}"
     for orig, ours in _PARTS:
         key = key.replace(ours, orig)
     return key
 
 
-def to_original(state_dict: dict, compiled: bool = False) -> dict:
+def to_ours(state_dict: dict, family: str = "hrm") -> dict:
+    """An original checkpoint's state dict with our key names."""
+    return {original_key_to_ours(k, family): v for k, v in state_dict.items()}
+
+
+def to_original(state_dict: dict, compiled: bool = False, family: str = "hrm") -> dict:
     """Our state dict in the original's checkpoint key form (`model.inner.…`)."""
     pre = "_orig_mod.model.inner." if compiled else "model.inner."
-    return {pre + _ours_to_original(k): v for k, v in state_dict.items()}
+    return {pre + _ours_to_original(k, family): v for k, v in state_dict.items()}
+
+
+def family_of(cfg: dict) -> str:
+    """hrm or trm from an original arch config (all_config.yaml's `arch` or a fixture's config.json)."""
+    name = cfg.get("name")
+    if name is not None:
+        if name not in _NAMES:
+            raise CompatError(f"arch.name {name!r} is not a model hrmlib builds; supported: {', '.join(_NAMES)}")
+        return _NAMES[name]
+    return "trm" if _TRM_ONLY & set(cfg) else "hrm"
 
 
 def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     """Original arch config (fixture config.json or all_config.yaml's `arch`) → (ArchConfig, dims)."""
     if "arch" in cfg:  # a whole all_config.yaml
         cfg = cfg["arch"]
+    family = family_of(cfg)
     fields = {f.name for f in dc.fields(ArchConfig)}
     unknown = sorted(set(cfg) - fields - _IGNORED)
     if unknown:
         raise CompatError(f"unknown original arch fields {unknown}; expected some of {sorted(fields | _IGNORED)}")
-    kw = {k: v for k, v in cfg.items() if k in fields and k != "loss"}
+    kw = {k: v for k, v in cfg.items() if k in fields and k not in ("loss", "name")}
+    kw["name"] = family
+    if family == "trm":
+        # The original TRM treats any unknown position string as "none" (pitfall T12): so was it trained.
+        if kw.get("pos_encodings") not in ("rope", "learned"):
+            kw["pos_encodings"] = "none"
+        kw["act_continue_loss"] = not cfg.get("no_ACT_continue", True)
+        kw["puzzle_emb_len"] = cfg.get("puzzle_emb_len", 16)
     loss = cfg.get("loss") or {}
     if "loss_type" in loss:
         kw["loss"] = LossConfig(loss_type=loss["loss_type"])
@@ -88,8 +127,8 @@ def _read_config(config) -> dict:
     return json.loads(text)
 
 
-def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dtype | None = None) -> HRM:
-    """Build an hrmlib HRM from an original checkpoint (path or state dict) and arch config.
+def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dtype | None = None) -> ACT:
+    """Build an hrmlib HRM or TRM from an original checkpoint (path or state dict) and arch config.
 
     `dims` (vocab_size, seq_len, num_puzzle_identifiers) defaults to the config's fields; shapes in
     the checkpoint are checked against them and every missing/extra/mis-shaped key is listed.
@@ -100,9 +139,8 @@ def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dty
     if missing:
         raise CompatError(f"config lacks {sorted(missing)}; pass them as dims={{...}}")
     sd = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location="cpu", weights_only=True)
-    sd = {original_key_to_ours(k): v for k, v in sd.items()}
-    model = HRM(arch, cdims["vocab_size"], cdims["seq_len"], cdims["num_puzzle_identifiers"], dtype)
-    load_checked(model, sd)
+    model = build(arch, cdims, dtype)
+    load_checked(model, to_ours(sd, arch.name))
     return model
 
 
@@ -119,7 +157,7 @@ def load_checked(model: torch.nn.Module, sd: dict):
     model.load_state_dict(sd)
 
 
-def fixture_model(fixture_dir, weights="state_dict.eager.pt") -> HRM:
+def fixture_model(fixture_dir, weights="state_dict.eager.pt") -> ACT:
     """The model of a parity fixture directory (config.json + a state dict)."""
     d = Path(fixture_dir)
     cfg = json.loads((d / "config.json").read_text())

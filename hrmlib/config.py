@@ -34,39 +34,67 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class ArchConfig:
+    # "hrm": two modules H and L, one-step gradient (HRM-SPEC §1); "trm": one shared network updating
+    # z_H (the answer y) and z_L (the latent z), gradient through the whole last recursion (TRM-SPEC §3)
+    name: Literal["hrm", "trm"] = "hrm"
     H_cycles: int = 2
     L_cycles: int = 2
-    H_layers: int = 4
-    L_layers: int = 4
+    H_layers: int = 4  # blocks of the H module (hrm; trm ignores it, as the original)
+    L_layers: int = 4  # blocks of the L module (hrm) or of the one shared network (trm)
     hidden_size: int = 512
     expansion: float = 4.0
     num_heads: int = 8
-    pos_encodings: Literal["rope", "learned"] = "rope"
+    # "none" (no positional information) is what the original TRM silently does for any other string
+    pos_encodings: Literal["rope", "learned", "none"] = "rope"
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
     puzzle_emb_ndim: Optional[int] = None  # None: hidden_size (the original's `${.hidden_size}`)
+    # puzzle-embedding slots in front of the grid: None = the family's (trm 16, hrm 0); 0 = ceil(ndim / hidden)
+    puzzle_emb_len: Optional[int] = None
+    # trm: token-mixing SwiGLU across positions instead of attention (the model then has one sequence length)
+    mlp_t: bool = False
     # ours: "auto" is bfloat16 on CUDA, float32 elsewhere (the original is always bfloat16)
     forward_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # ours: attention kernel; "auto" tries FlashAttention 3, then 2, then torch SDPA
     attn_backend: Literal["auto", "fa3", "fa2", "sdpa"] = "auto"
-    # ours: false drops the Q-continue target and its second, gradient-free inner pass (TRM's
-    # no_ACT_continue: halt when q_halt > 0; about a third less compute per training step)
-    act_continue_loss: bool = True
+    # Q-continue target from a second, gradient-free inner pass (HRM's ACT). false: TRM's
+    # no_ACT_continue — halt when q_halt > 0, a third less compute per training step. None: the
+    # family's own (hrm true, trm false).
+    act_continue_loss: Optional[bool] = None
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):
         _check(self.hidden_size % self.num_heads == 0, "arch.hidden_size",
                f"must be divisible by arch.num_heads={self.num_heads}, got {self.hidden_size}")
-        for k in ("H_cycles", "L_cycles", "H_layers", "L_layers", "halt_max_steps", "num_heads"):
+        for k in ("H_cycles", "L_cycles", "L_layers", "halt_max_steps", "num_heads") + ("H_layers",) * (self.name == "hrm"):
             _check(getattr(self, k) >= 1, f"arch.{k}", f"must be >= 1, got {getattr(self, k)}")
         _check(0.0 <= self.halt_exploration_prob <= 1.0, "arch.halt_exploration_prob",
                f"must be in [0, 1], got {self.halt_exploration_prob}")
+        _check(self.emb_ndim >= 0, "arch.puzzle_emb_ndim", f"must be >= 0, got {self.emb_ndim}")
+        _check(self.puzzle_emb_len is None or self.puzzle_emb_len >= 0, "arch.puzzle_emb_len",
+               f"must be >= 0, got {self.puzzle_emb_len}")
+        # the original crashes in a reshape here (TRM pitfall T5): slots only pad, they never truncate
+        _check(self.P * self.hidden_size >= self.emb_ndim, "arch.puzzle_emb_len",
+               f"{self.P} slots of {self.hidden_size} cannot hold a {self.emb_ndim}-wide puzzle embedding; "
+               f"use 0 (ceil(puzzle_emb_ndim / hidden_size) slots) or more")
+        _check(not self.mlp_t or self.name == "trm", "arch.mlp_t", "is a TRM block (set arch.name=trm too)")
 
     @property
     def emb_ndim(self) -> int:
         return self.hidden_size if self.puzzle_emb_ndim is None else self.puzzle_emb_ndim
+
+    @property
+    def P(self) -> int:
+        """Puzzle-embedding slots in front of the grid positions."""
+        n = (16 if self.name == "trm" else 0) if self.puzzle_emb_len is None else self.puzzle_emb_len
+        return n or -(-self.emb_ndim // self.hidden_size)  # 0: ceil(ndim / hidden), 0 without a table
+
+    @property
+    def continue_loss(self) -> bool:
+        """Whether Q-continue is trained on a bootstrap target (act_continue_loss resolved)."""
+        return self.name == "hrm" if self.act_continue_loss is None else self.act_continue_loss
 
 
 @dataclass(frozen=True)
@@ -90,6 +118,10 @@ class Config:
     # ours: "max": every test row runs arch.halt_max_steps segments (the original); "q": a row stops when
     # Q would halt it (q_halt > q_continue; q_halt > 0 without arch.act_continue_loss), its slot takes the next puzzle
     eval_halting: Literal["max", "q"] = "max"
+    # EMA of the weights (the original TRM's names): evaluation and the checkpoint's model weights
+    # are the average; the raw weights are saved beside them, so `resume=` continues exactly
+    ema: bool = False
+    ema_rate: float = 0.999
     # ---- ours: runs, resuming, devices, tracking
     run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
     resume: Optional[str] = None  # a run directory: continue from its last checkpoint
@@ -109,6 +141,7 @@ class Config:
         _check(self.lr > 0 and self.puzzle_emb_lr >= 0, "lr", "lr must be > 0 and puzzle_emb_lr >= 0")
         _check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1, got {self.max_steps}")
         _check(self.keep_last >= 1, "keep_last", f"must be >= 1, got {self.keep_last}")
+        _check(0.0 <= self.ema_rate < 1.0, "ema_rate", f"must be in [0, 1), got {self.ema_rate}")
         _check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
         if self.eval_interval is not None:
             _check(self.eval_interval >= 1 and self.epochs % self.eval_interval == 0, "eval_interval",
@@ -178,7 +211,49 @@ def demo() -> Config:
                   puzzle_emb_weight_decay=0.1)
 
 
-PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug)}
+# ---------------------------------------------------------------- TRM presets (TRM README runs, TRM-SPEC §9)
+# cfg_pretrain.yaml defaults (batch 768, lr 1e-4 constant after 2,000 warmup steps, betas 0.9/0.95) and
+# arch/trm.yaml (hidden 512, 8 heads, 2 layers, 16 puzzle slots, 16 ACT steps), EMA 0.999 on.
+
+def _trm(**kw) -> ArchConfig:
+    return ArchConfig(name="trm", H_layers=0, L_layers=2, H_cycles=3, L_cycles=kw.pop("L_cycles", 6), **kw)
+
+
+def trm_sudoku_mlp() -> Config:
+    """Sudoku-Extreme with the token-mixing MLP and no positions (TRM README; 87.4 % published)."""
+    return dc.replace(sudoku_extreme_1k(), arch=_trm(mlp_t=True, pos_encodings="none"), epochs=50000,
+                      eval_interval=5000, ema=True)
+
+
+def trm_sudoku_att() -> Config:
+    """Sudoku-Extreme with attention and RoPE (TRM README; 74.7 % published)."""
+    return dc.replace(trm_sudoku_mlp(), arch=_trm())
+
+
+def trm_maze() -> Config:
+    """Maze-30x30-Hard (TRM README; 85.3 % published)."""
+    return dc.replace(trm_sudoku_att(), arch=_trm(L_cycles=4), data_path="data/maze-30x30-hard-1k")
+
+
+def trm_arc1() -> Config:
+    """ARC-AGI-1 + ConceptARC (TRM README; 44.6 % pass@2 published): the same dataset as `arc1`."""
+    return Config(arch=_trm(L_cycles=4), data_path="data/arc-aug-1000", ema=True)
+
+
+def trm_arc2() -> Config:
+    """ARC-AGI-2 + ConceptARC (TRM README; 7.8 % pass@2 published)."""
+    return dc.replace(trm_arc1(), data_path="data/arc2concept-aug-1000")
+
+
+def trm_debug() -> Config:
+    """A tiny TRM that trains on CPU in seconds (the `debug` data and schedule)."""
+    arch = ArchConfig(name="trm", H_cycles=2, L_cycles=2, H_layers=0, L_layers=2, hidden_size=64, num_heads=2,
+                      halt_max_steps=4, puzzle_emb_len=1)
+    return dc.replace(debug(), arch=arch, ema=True, ema_rate=0.99)
+
+
+PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug, trm_sudoku_mlp,
+                                   trm_sudoku_att, trm_maze, trm_arc1, trm_arc2, trm_debug)}
 
 
 # ---------------------------------------------------------------- overrides

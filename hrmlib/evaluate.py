@@ -1,12 +1,14 @@
 """Evaluate a checkpoint: exact and token accuracy, ACT steps, q-halt accuracy; ARC pass@K by voting.
 
     python -m hrmlib.evaluate checkpoint=runs/<id> [data_path=DIR] [global_batch_size=N]
+    python -m hrmlib.evaluate checkpoint=ckpt/step_26040 data_path=DIR   # an original HRM/TRM checkpoint file
     torchrun --standalone --nproc-per-node 8 -m hrmlib.evaluate checkpoint=runs/<id>/checkpoints/step_N
 
 Every test example runs all halt_max_steps segments (the original's eval, HRM-SPEC §5.3), or with
 `eval_halting=q` stops when Q would halt it and its batch slot takes the next example (`refill`). Each
 rank writes its own predictions — arg-max tokens, Q values, puzzle ids, example indices; not full
-logits (P17) — and metrics are summed across ranks. Results go to `<run>/eval/step_<N>/`.
+logits (P17) — and metrics are summed across ranks. Results go to `<run>/eval/step_<N>/` (an original
+checkpoint's to a new `runs/<time>-eval-…/`; `out=DIR` chooses).
 """
 from __future__ import annotations
 
@@ -159,6 +161,30 @@ def load_preds(eval_dir: Path) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in cat.items()}
 
 
+def from_original(ck: Path, kv: dict, device) -> tuple:
+    """(config, model, default output dir) for an original HRM/TRM checkpoint file. Its
+    all_config.yaml is read from beside it, as the original writes it, or from `config=`."""
+    import yaml
+
+    from . import config as C
+    from .compat import arch_from_original, load_original
+    from .data import load_split
+    from .model import forward_dtype
+    yml = Path(kv.pop("config", ck.parent / "all_config.yaml"))
+    if not yml.is_file():
+        raise C.ConfigError(f"checkpoint={ck} is an original checkpoint file, but there is no {yml}; pass its "
+                            f"all_config.yaml as config=PATH")
+    full = yaml.safe_load(yml.read_text())
+    arch, _ = arch_from_original(full)
+    data = full.get("data_path") or (full.get("data_paths") or [""])[0]  # HRM: data_path; TRM: data_paths
+    cfg = C.apply(C.Config(arch=arch, data_path=data, global_batch_size=full.get("global_batch_size", 768)),
+                  [f"{k}={v}" for k, v in kv.items()])
+    meta = load_split(Path(cfg.data_path), "test").meta
+    dims = {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}
+    model = load_original(ck, full, dims, forward_dtype(cfg.arch.forward_dtype, device.type))
+    return cfg, model, runs.ROOT / "runs" / runs.new_run_id(f"eval-{ck.parent.name}-{ck.name}")
+
+
 def main(argv=None) -> int:
     from . import config as C
     from .compat import CompatError
@@ -169,23 +195,33 @@ def main(argv=None) -> int:
     try:
         kv = dict(a.split("=", 1) for a in argv if "=" in a)
         if "checkpoint" not in kv or len(kv) != len(argv):
-            raise C.ConfigError("usage: python -m hrmlib.evaluate checkpoint=RUN_OR_STEP_DIR [key=value …]")
+            raise C.ConfigError("usage: python -m hrmlib.evaluate checkpoint=RUN_OR_STEP_DIR [key=value …]\n"
+                                "       python -m hrmlib.evaluate checkpoint=ORIGINAL_FILE [config=all_config.yaml] "
+                                "[data_path=DIR] [key=value …]")
         ck = Path(kv.pop("checkpoint"))
-        if not (ck / "state.pt").exists():
-            found = runs.checkpoints(ck)
-            if not found:
-                raise TrainError(f"checkpoint={ck}: no hrmlib checkpoint there (expected runs/<id> or step_<N>)")
-            ck = found[-1]
+        out_arg = kv.pop("out", None)
         d = dist.init(kv.get("device", "auto"))
-        state = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
-        cfg = C.apply(C.from_dict(C.Config, state["config"]), [f"{k}={v}" for k, v in kv.items()])
-        data = Path(cfg.data_path)
-        split = load_split(data, "test")
-        runs.check_identifiers(state["identifiers"], json.loads((data / "identifiers.json").read_text()), ck)
-        model = build(cfg.arch, split.meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
-        from .compat import load_checked
-        load_checked(model, state["model"])
-        out = ck.parent.parent / "eval" / ck.name
+        if ck.is_file():  # an original HRM/TRM checkpoint
+            cfg, model, out = from_original(ck, kv, d.device)
+            model = model.to(d.device)
+            split = load_split(Path(cfg.data_path), "test")
+        else:
+            if not (ck / "state.pt").exists():
+                found = runs.checkpoints(ck)
+                if not found:
+                    raise TrainError(f"checkpoint={ck}: no hrmlib checkpoint there (expected runs/<id>, step_<N>, or "
+                                     f"an original checkpoint file)")
+                ck = found[-1]
+            state = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
+            cfg = C.apply(C.from_dict(C.Config, state["config"]), [f"{k}={v}" for k, v in kv.items()])
+            data = Path(cfg.data_path)
+            split = load_split(data, "test")
+            runs.check_identifiers(state["identifiers"], json.loads((data / "identifiers.json").read_text()), ck)
+            model = build(cfg.arch, split.meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
+            from .compat import load_checked
+            load_checked(model, state["model"])
+            out = ck.parent.parent / "eval" / ck.name
+        out = Path(out_arg) if out_arg else out
         res = evaluate(model, split, cfg, d, out)
         if d.main:
             print(json.dumps(res, indent=2))

@@ -1,4 +1,4 @@
-"""Looking inside a model: record what HRM does at every ACT step and every H/L update.
+"""Looking inside a model: record what HRM or TRM does at every ACT step and every state update.
 
     from hrmlib import inspect
     m = inspect.load("runs/<id>")                       # a run, a checkpoints/step_<N> dir, or
@@ -6,11 +6,13 @@
     tr = inspect.trace_examples(m, [0, 1, 2], keep="updates")   # example rows of the test split
     tr = inspect.trace(m.model, batch, max_steps=32)    # any batch; raise halt_max_steps at inference
 
-The trace hooks into `HRM.trace`, which the model calls after every recurrent update, and otherwise
-runs the model exactly as evaluation does (`model.eval()`, segment by segment): it is the training
-code path, so the fixture test reproduces the original's eval rollout through it. In eval the model
-never halts early (the original's rule); the trace also records where it *would* halt under the
-training rule q_halt > q_continue (no exploration), so adaptive halting can be judged at inference.
+The trace hooks into the model's `trace` attribute, which it calls after every recurrent update
+(HRM: every H and L update; TRM: every update of y = z_H and z = z_L), and otherwise runs the model
+exactly as evaluation does (`model.eval()`, segment by segment): it is the training code path, so
+the fixture test reproduces the original's eval rollout through it. In eval the model never halts
+early (the originals' rule); the trace also records where it *would* halt under the training rule
+(q_halt > q_continue, or q_halt > 0 without the continue target as in TRM; no exploration), so
+adaptive halting can be judged at inference.
 """
 from __future__ import annotations
 
@@ -39,6 +41,12 @@ class Loaded:
     checkpoint: Optional[Path]
     task: str  # sudoku | maze | arc | tokens (from the dataset's shape)
 
+    @property
+    def name(self) -> str:
+        """A label for figures: family and run, e.g. "TRM 20261130-demo-ab12 step 2500"."""
+        where = f"{self.checkpoint.parent.parent.name} {self.checkpoint.name.replace('_', ' ')}" if self.checkpoint else "original"
+        return f"{self.model.family.upper()} {where}"
+
 
 @dataclass
 class Trace:
@@ -66,6 +74,16 @@ class Trace:
     z_L: Optional[np.ndarray]
     z_H_updates: Optional[np.ndarray]  # [T, UH, B, S', D] after every update (keep="updates")
     z_L_updates: Optional[np.ndarray]  # [T, UL, B, S', D]
+    family: str = "hrm"  # hrm | trm
+    continue_loss: bool = True  # the halting rule: q_halt > q_continue (true) or q_halt > 0 (false)
+
+    def level_name(self, level: str) -> str:
+        """How the paper calls the state of `level` ("H" or "L")."""
+        return {"hrm": {"H": "z_H", "L": "z_L"}, "trm": {"H": "y (z_H)", "L": "z (z_L)"}}[self.family][level]
+
+    @property
+    def halt_rule(self) -> str:
+        return "q_halt > q_continue" if self.continue_loss else "q_halt > 0"
 
     @property
     def steps(self) -> int:
@@ -94,11 +112,11 @@ class Trace:
 
     @property
     def would_halt(self) -> np.ndarray:  # [T, B] the training rule without exploration
-        return self.q_halt > self.q_continue
+        return self.q_halt > (self.q_continue if self.continue_loss else 0)
 
     @property
     def halt_step(self) -> np.ndarray:
-        """[B] 1-based step at which the model would halt: the first q_halt > q_continue, else
+        """[B] 1-based step at which the model would halt: the first `would_halt`, else
         the last traced step (halt_max_steps is the limit in training too)."""
         h = self.would_halt.copy()
         h[-1] = True
@@ -127,7 +145,7 @@ class Trace:
 # ---------------------------------------------------------------------------- tracing
 
 class _Recorder:
-    """The `HRM.trace` callable: residuals per update, states when asked."""
+    """The model's `trace` callable: residuals per update, states when asked."""
 
     def __init__(self, keep: str, reduce):
         self.keep, self.reduce = keep, reduce
@@ -218,7 +236,8 @@ def _assemble(rows, logits, batch, model, task, index) -> Trace:
                  confidence=torch.softmax(lt, -1).amax(-1).numpy(), changed=preds != prev,
                  q_halt=st("q_halt"), q_continue=st("q_continue"), res_H=st("res_H"), res_L=st("res_L"),
                  pos_res_H=st("pos_H"), pos_res_L=st("pos_L"), z_H=st("z_H"), z_L=st("z_L"),
-                 z_H_updates=st("zu_H"), z_L_updates=st("zu_L"))
+                 z_H_updates=st("zu_H"), z_L_updates=st("zu_L"), family=model.family,
+                 continue_loss=model.cfg.continue_loss)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -243,12 +262,12 @@ def _abs(p) -> Path:
 
 def load(source, config="", data_path="", step: Optional[int] = None, device: str = "cpu") -> Loaded:
     """A model from a run directory (its last checkpoint, or `step`), a `checkpoints/step_<N>`
-    directory, or an original HRM checkpoint file with its config (all_config.yaml or arch dict).
+    directory, or an original HRM or TRM checkpoint file with its config (all_config.yaml or arch dict).
     `data_path` overrides the dataset (empty: the checkpoint's); "" means not given, for notebooks."""
     from . import config as C
     from .compat import load_checked, load_original
     from .data import load_split
-    from .model import HRM, forward_dtype
+    from .model import build, forward_dtype
     dev = torch.device(device)
     src = _abs(source)
     cfg, ck = None, None
@@ -256,7 +275,8 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
         model = load_original(src, config if isinstance(config, dict) else _abs(config))
         if not data_path and not isinstance(config, dict) and str(config).endswith((".yaml", ".yml")):
             import yaml
-            data_path = yaml.safe_load(_abs(config).read_text()).get("data_path")
+            full = yaml.safe_load(_abs(config).read_text())
+            data_path = full.get("data_path") or (full.get("data_paths") or [""])[0]  # HRM, TRM
     else:
         if (src / "state.pt").exists():
             ck = src
@@ -270,9 +290,7 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
             ck = found[-1]
         state = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
         cfg = C.from_dict(C.Config, state["config"])
-        dims = state["dims"]
-        model = HRM(cfg.arch, dims["vocab_size"], dims["seq_len"], dims["num_puzzle_identifiers"],
-                    forward_dtype(cfg.arch.forward_dtype, dev.type))
+        model = build(cfg.arch, state["dims"], forward_dtype(cfg.arch.forward_dtype, dev.type))
         load_checked(model, state["model"])
         data_path = data_path or cfg.data_path
     model = model.to(dev).eval()

@@ -1,4 +1,4 @@
-"""HRM building blocks (HRM-SPEC §1.3): casted linear/embedding, gain-free RMSNorm, RoPE, SwiGLU,
+"""Building blocks shared by HRM and TRM (HRM-SPEC §1.3, TRM-SPEC §2): casted linear/embedding, gain-free RMSNorm, RoPE, SwiGLU,
 non-causal attention with FlashAttention 3 → 2 → SDPA backends, and the post-norm block.
 
 Shapes: B batch, S sequence (puzzle slots included), D hidden, h heads, d head dim.
@@ -170,18 +170,29 @@ class SwiGLU(nn.Module):
 
 
 class Block(nn.Module):
-    """Post-norm transformer block: x ← norm(x + attn(x)); x ← norm(x + mlp(x))."""
+    """Post-norm block: x ← norm(x + mix(x)); x ← norm(x + mlp(x)), norms over D.
 
-    def __init__(self, D: int, h: int, expansion: float, eps: float, backend: str = "auto"):
+    mix is attention, or with `mlp_t_len` = S' TRM's token-mixing SwiGLU: it maps each channel's S'
+    positions to S' positions and its norm runs over those positions (TRM-SPEC §2, pitfall T7)."""
+
+    def __init__(self, D: int, h: int, expansion: float, eps: float, backend: str = "auto", mlp_t_len: int = 0):
         super().__init__()
-        self.attn = Attention(D, h, backend)
+        if mlp_t_len:
+            self.mlp_t = SwiGLU(mlp_t_len, expansion)
+        else:
+            self.attn = Attention(D, h, backend)
         self.mlp = SwiGLU(D, expansion)
         self.eps = eps
 
-    def reset_parameters(self):  # the original's draw order: qkv, o, gate_up, down
-        for lin in (self.attn.qkv, self.attn.o, self.mlp.gate_up, self.mlp.down):
+    def reset_parameters(self):  # the original's draw order: qkv, o (or mlp_t gate_up, down), gate_up, down
+        mix = (self.mlp_t.gate_up, self.mlp_t.down) if hasattr(self, "mlp_t") else (self.attn.qkv, self.attn.o)
+        for lin in (*mix, self.mlp.gate_up, self.mlp.down):
             lin.reset_parameters()
 
     def forward(self, x, rope):
-        x = rms_norm(x + self.attn(x, rope), self.eps)
+        if hasattr(self, "mlp_t"):
+            xt = x.transpose(1, 2)  # [B, D, S']
+            x = rms_norm(xt + self.mlp_t(xt), self.eps).transpose(1, 2)
+        else:
+            x = rms_norm(x + self.attn(x, rope), self.eps)
         return rms_norm(x + self.mlp(x), self.eps)

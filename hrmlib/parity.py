@@ -1,10 +1,13 @@
 """`python -m hrmlib.compat parity DIR`: recompute every number of a parity fixture made by running
-the original HRM, print one line per quantity (max abs / max rel error over all calls), and exit 1
-if any exceeds its tolerance or any integer/boolean differs.
+the original HRM or TRM, print one line per quantity (max abs / max rel error over all calls), and
+exit 1 if any exceeds its tolerance or any integer/boolean differs.
 
-The fixture layout is `../shared/fixtures/hrm-reference/` (README there). Nothing here assumes its
-sizes: the model is built from the fixture's config.json. Runs with the original loss behaviour
-(padding rows scored in the q-halt loss, P1), because the fixture's batches contain padding rows.
+The fixture layouts are `../shared/fixtures/{hrm,trm}-reference/` (READMEs there); the family is
+read from its config.json (TRM's has mlp_t / puzzle_emb_len / no_ACT_continue). Nothing here
+assumes the fixture's sizes: the model is built from its config. Quantities whose file is absent
+are skipped (TRM fixtures have no stablemax_check.pt, HRM fixtures no ema_check.pt). Runs with the
+original loss behaviour (padding rows scored in the q-halt loss, P1): the fixtures' batches hold
+padding rows.
 """
 from __future__ import annotations
 
@@ -14,19 +17,24 @@ from pathlib import Path
 import torch
 
 from . import losses
-from .compat import fixture_model, load_original, original_key_to_ours
-from .model import DTYPES, HRM
+from .act import ACT, DTYPES
+from .compat import arch_from_original, fixture_model, to_ours
+from .ema import EMA
+from .model import build
 
-FWD = (1e-4, 1e-4)  # rtol, atol: forward tensors and losses
-GRAD = (1e-4, 2e-5)  # rtol, atol: gradients
+# (rtol, atol) for forward tensors and losses, then for gradients: each fixture README's suggestion
+TOLERANCES = {"hrm": ((1e-4, 1e-4), (1e-4, 2e-5)), "trm": ((1e-4, 2e-4), (1e-4, 5e-5))}
+FWD, GRAD = "forward", "gradient"
 
 
 class Report:
-    def __init__(self):
+    def __init__(self, family: str = "hrm"):
         self.rows: dict[str, list] = {}  # name → [max_abs, max_rel, ok, kind, n]
         self.notes: list[str] = []
+        self.tol = dict(zip((FWD, GRAD), TOLERANCES[family]))
 
     def check(self, name: str, ours, ref, tol=FWD):
+        tol = self.tol.get(tol, tol)  # a kind's tolerance, or an explicit (rtol, atol)
         ours, ref = torch.as_tensor(ours).detach().cpu(), torch.as_tensor(ref).detach().cpu()
         row = self.rows.setdefault(name, [0.0, 0.0, True, "", 0])
         row[4] += 1
@@ -57,10 +65,6 @@ class Report:
         return ok
 
 
-def _ours(sd: dict) -> dict:
-    return {original_key_to_ours(k): v for k, v in sd.items()}
-
-
 def _load(d: Path, name: str):
     return torch.load(d / name, map_location="cpu", weights_only=True)
 
@@ -68,8 +72,9 @@ def _load(d: Path, name: str):
 def check_init(d: Path, cfg: dict, meta: dict, rep: Report):
     """Seeded construction reproduces the original's initial weights (same draws, same order)."""
     torch.manual_seed(meta["seeds"]["init"])
-    m = HRM(*_arch_dims(cfg), dtype=DTYPES[cfg.get("forward_dtype", "bfloat16")])
-    ref = _ours(_load(d, "init_state_dict.eager.pt"))
+    arch, dims = arch_from_original(cfg)
+    m = build(arch, dims, dtype=DTYPES[cfg.get("forward_dtype", "bfloat16")])
+    ref = to_ours(_load(d, "init_state_dict.eager.pt"), m.family)
     ours = m.state_dict()
     for k, v in ref.items():
         rep.check("init weights from the seed", ours[k], v)
@@ -78,23 +83,19 @@ def check_init(d: Path, cfg: dict, meta: dict, rep: Report):
     # erfinv goes through MKL's vector math, whose last bit depends on the CPU code path it picks;
     # with MKL_CBWR=COMPATIBLE the build is bit-identical (tests/test_parity.py checks that).
     rep.notes.append(f"init weights bit-identical: {same:,} of {total:,} elements")
-    compiled = _ours(_load(d, "init_state_dict.compiled.pt"))  # `_orig_mod.` key form
+    compiled = to_ours(_load(d, "init_state_dict.compiled.pt"), m.family)  # `_orig_mod.` key form
     for k, v in compiled.items():
         rep.check("init compiled-key form equals eager", v, ref[k], (0, 0))
     n = sum(p.numel() for p in m.parameters())
     rep.check("trainable parameters", torch.tensor(n), torch.tensor(meta["derived"]["num_parameters"]))
 
 
-def _arch_dims(cfg):
-    from .compat import arch_from_original
-    arch, dims = arch_from_original(cfg)
-    return arch, dims["vocab_size"], dims["seq_len"], dims["num_puzzle_identifiers"]
-
-
 def _compare_call(rep: Report, tag: str, carry, out, terms, metrics, ref: dict):
     for k in ("logits", "q_halt_logits", "q_continue_logits", "target_q_continue"):
         if k in ref:
             rep.check(f"{tag} {k}", out[k], ref[k])
+    if "preds" in ref:  # TRM's loss head adds the arg-max
+        rep.check(f"{tag} preds", out["logits"].argmax(-1), ref["preds"])
     rep.check(f"{tag} z_H", carry.z_H, ref["z_H"])
     rep.check(f"{tag} z_L", carry.z_L, ref["z_L"])
     rep.check(f"{tag} halted", carry.halted, ref["halted"])
@@ -123,7 +124,7 @@ def check_eval(d: Path, cfg: dict, rep: Report):
     rep.check("eval calls until all halted", torch.tensor(i + 1), torch.tensor(len(steps)))
 
 
-def train_call(m: HRM, carry, batch):
+def train_call(m: ACT, carry, batch):
     """One training-mode call as the fixture protocol makes it: clear gradients, forward, original
     loss (padding rows scored, P1), backward. Also returns the two exploration draws the call made
     from torch's generator (uniforms, then minimum-halt integers), replayed from its prior state."""
@@ -147,6 +148,8 @@ def check_train(d: Path, cfg: dict, rep: Report):
     roll = _load(d, "train_rollout.pt")
     first = _load(d, "train_step.pt")
     batches = _load(d, "train_batches.pt")["batches"]
+    params = dict(m.named_parameters())
+    to_key = lambda name: next(iter(to_ours({name: None}, m.family)))  # noqa: E731
     torch.manual_seed(roll["rng_seed"])
     carry = m.initial_carry(batches[0])
     for t, ref in enumerate(roll["steps"]):
@@ -157,7 +160,7 @@ def check_train(d: Path, cfg: dict, rep: Report):
             rep.check(f"{tag} explore_rand", draws[0], r["explore_rand"])
             rep.check(f"{tag} explore_min_halt_draw", draws[1], r["explore_min_halt_draw"])
             for name, gref in r["grads"].items():
-                rep.check(f"{tag} grads", dict(m.named_parameters())[original_key_to_ours(name)].grad, gref, GRAD)
+                rep.check(f"{tag} grads", params[to_key(name)].grad, gref, GRAD)
             rep.check(f"{tag} grads present", torch.tensor(sum(p.grad is not None for p in m.parameters())),
                       torch.tensor(len(r["grads"])))
             for name, gref in r.get("buffer_grads", {}).items():
@@ -179,17 +182,54 @@ def check_stablemax(d: Path, rep: Report):
         rep.check(f"{name} grad of sum", xg.grad, ref[f"{name}_grad_of_sum"], GRAD)
 
 
+def check_ema(d: Path, meta: dict, rep: Report):
+    """Our EMA driven as the original's EMAHelper was: registered on the fixture weights, then three
+    times every parameter and the puzzle table nudged by 0.05·N(0,1) (one generator, parameters in
+    order, then the table) and the average updated."""
+    ref = _load(d, "ema_check.pt")
+    m = fixture_model(d)
+    ema = EMA(m, float(ref["decay"]))
+    params, fam = dict(m.named_parameters()), m.family
+    ours = {name: next(iter(to_ours({name: None}, fam))) for name in ref["ema_copy_state_dict"]}
+    for name, v in ref["initial"].items():
+        rep.check("ema initial shadow", dict(zip(ema.names, ema.shadow))[ours[name]], v, (0, 0))
+    g = torch.Generator().manual_seed(meta["seeds"].get("ema", 2024))
+    with torch.no_grad():
+        for k in range(len(ref["shadow_after_update"])):
+            for t in [*params.values()] + ([m.puzzle_emb.weights] if m.puzzle_emb is not None else []):
+                t.add_(0.05 * torch.randn(t.shape, generator=g))
+            ema.update()
+            shadow = dict(zip(ema.names, ema.shadow))
+            for name in ref["param_names"]:
+                rep.check("ema nudged params (the protocol replayed)", params[ours[name]], ref["params_after_update"][k][name])
+                rep.check("ema shadow after each update", shadow[ours[name]], ref["shadow_after_update"][k][name])
+    sd = ema.state_dict(m)  # what a checkpoint stores: averaged parameters, live buffers
+    for name, v in ref["ema_copy_state_dict"].items():
+        rep.check("ema checkpoint weights", sd[ours[name]], v)
+    with ema.applied():
+        swapped = {k: v.clone() for k, v in m.state_dict().items()}
+    for name, v in ref["ema_copy_state_dict"].items():
+        rep.check("ema weights swapped in for evaluation", swapped[ours[name]], v)
+    for name, v in ref["live_buffers"].items():
+        rep.check("ema leaves buffers live", m.state_dict()[ours[name]], v, (0, 0))
+
+
 def run(fixture_dir) -> int:
     d = Path(fixture_dir)
     if not (d / "config.json").is_file():
         print(f"error: {d} is not a parity fixture directory (no config.json); expected the layout "
-              f"of shared/fixtures/hrm-reference", flush=True)
+              f"of shared/fixtures/hrm-reference or trm-reference", flush=True)
         return 2
     cfg = json.loads((d / "config.json").read_text())
     meta = json.loads((d / "fixture_meta.json").read_text())
-    rep = Report()
+    arch, _ = arch_from_original(cfg)
+    rep = Report(arch.name)
+    print(f"{arch.name.upper()} fixture {d}", flush=True)
     check_init(d, cfg, meta, rep)
     check_eval(d, cfg, rep)
     check_train(d, cfg, rep)
-    check_stablemax(d, rep)
+    if (d / "stablemax_check.pt").exists():
+        check_stablemax(d, rep)
+    if (d / "ema_check.pt").exists():
+        check_ema(d, meta, rep)
     return 0 if rep.print() else 1

@@ -82,20 +82,25 @@ def timeline(tr):
 
 
 def convergence(tr):
-    """Forward residuals ‖z_k − z_{k−1}‖ of H and L over every update, in execution order (the
-    HRM paper's hierarchical convergence view: L settles within a cycle, H moves once per cycle)."""
-    xl, xh, per = timeline(tr)
+    """Forward residuals ‖z_k − z_{k−1}‖ of z_H and z_L over every update, in execution order (the
+    HRM paper's hierarchical convergence view: L settles within a cycle, H moves once per cycle;
+    for TRM the latent z and the answer y of its one network)."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    _band(ax, xl, tr.res_L.reshape(len(xl), -1), "L (every L update)", "tab:blue", ".")
-    _band(ax, xh, tr.res_H.reshape(len(xh), -1), "H (every H update)", "tab:red", "o")
-    for s in range(1, tr.steps):
-        ax.axvline(s * per - 0.5, color="grey", lw=0.5, ls=":")
-    ax.set(yscale="log", xlabel="update (dotted lines separate ACT steps)", ylabel="forward residual",
-           title=f"hierarchical convergence, {tr.batch} puzzles (median, 10–90 %)")
-    ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    _convergence(ax, tr)
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def _convergence(ax, tr, title: str = ""):
+    xl, xh, per = timeline(tr)
+    _band(ax, xl, tr.res_L.reshape(len(xl), -1), f"{tr.level_name('L')} (every update)", "tab:blue", ".")
+    _band(ax, xh, tr.res_H.reshape(len(xh), -1), f"{tr.level_name('H')} (every update)", "tab:red", "o")
+    for s in range(1, tr.steps):
+        ax.axvline(s * per - 0.5, color="grey", lw=0.5, ls=":")
+    ax.set(yscale="log", xlabel="update (dotted lines separate ACT steps)", ylabel="forward residual",
+           title=title or f"convergence, {tr.batch} puzzles (median, 10–90 %)")
+    ax.legend(fontsize=8), ax.grid(alpha=0.3)
 
 
 def _states(tr, level):
@@ -123,7 +128,7 @@ def pca_trajectories(tr, puzzles: int = 6):
         for b in range(min(puzzles, B)):
             line, = ax.plot(proj[:, b, 0], proj[:, b, 1], "-", lw=1, alpha=0.8)
             ax.plot(*proj[0, b], "o", color=line.get_color()), ax.plot(*proj[-1, b], "s", color=line.get_color())
-        ax.set(title=f"z_{lv}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
+        ax.set(title=f"{tr.level_name(lv)}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     plt.close(fig)
@@ -143,31 +148,32 @@ def participation_ratio(tr):
         z = z.reshape(z.shape[0], z.shape[1], -1)  # [T, B, F]
         ns = sorted({max(2, int(round(n))) for n in np.geomspace(2, z.shape[1], 8)})
         vals = [pr(z[:, :n].reshape(-1, z.shape[-1])) for n in ns]
-        ax.plot(ns, vals, "o-", color=color, label=f"z_{lv}")
+        ax.plot(ns, vals, "o-", color=color, label=tr.level_name(lv))
         final[lv] = vals[-1]
     ax.set(xlabel="puzzles", ylabel="participation ratio", title="effective dimensionality", xscale="log")
     ax.legend(), ax.grid(alpha=0.3)
-    bx.bar(list(final), list(final.values()), color=["tab:red", "tab:blue"])
+    bx.bar([tr.level_name(k) for k in final], list(final.values()), color=["tab:red", "tab:blue"])
     bx.set(title=f"all {tr.batch} puzzles", ylabel="participation ratio")
-    for k, v in final.items():
-        bx.text(k, v, f"{v:.1f}", ha="center", va="bottom")
+    for i, v in enumerate(final.values()):
+        bx.text(i, v, f"{v:.1f}", ha="center", va="bottom")
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
 def halting(tr):
-    """Halting: where the Q head would stop (training rule q_halt > q_continue), the Q values per
+    """Halting: where the Q head would stop (the training rule, `tr.halt_rule`), the Q values per
     step, accuracy per step, and accuracy vs compute for adaptive vs always-all-steps inference."""
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     _halt_hist(axes[0], tr)
     x = np.arange(1, tr.steps + 1)
     _band(axes[1], x, tr.q_halt, "q_halt", "tab:red", "o")
-    _band(axes[1], x, tr.q_continue, "q_continue", "tab:green", "o")
+    if tr.continue_loss:
+        _band(axes[1], x, tr.q_continue, "q_continue", "tab:green", "o")
+    else:  # q_continue is never trained: the threshold is 0
+        axes[1].axhline(0, color="tab:green", ls=":", lw=1, label="halt above 0")
     axes[1].set(xlabel="ACT step", ylabel="Q logit", title="Q values")
-    axes[2].plot(x, tr.correct.mean(1), "o-", label="exact")
-    axes[2].plot(x, tr.token_accuracy.mean(1), "o--", label="token")
-    axes[2].set(xlabel="ACT step", ylabel="accuracy", title="accuracy at each step", ylim=(-0.02, 1.02))
+    _per_step(axes[2], tr)
     _compute(axes[3], tr)
     for ax in axes[1:]:
         ax.grid(alpha=0.3), ax.legend(fontsize=8)
@@ -176,11 +182,18 @@ def halting(tr):
     return fig
 
 
-def _halt_hist(ax, tr):
+def _halt_hist(ax, tr, title: str = ""):
     h = tr.halt_step
     ax.hist(h, bins=np.arange(0.5, tr.steps + 1.5), rwidth=0.85)
-    ax.set(xlabel="halting step (q_halt > q_continue)", ylabel="puzzles",
-           title=f"would halt after {h.mean():.2f} steps on average")
+    ax.set(xlabel=f"halting step ({tr.halt_rule})", ylabel="puzzles",
+           title=title or f"would halt after {h.mean():.2f} steps on average")
+
+
+def _per_step(ax, tr, title: str = "accuracy at each step"):
+    x = np.arange(1, tr.steps + 1)
+    ax.plot(x, tr.correct.mean(1), "o-", label="exact")
+    ax.plot(x, tr.token_accuracy.mean(1), "o--", label="token")
+    ax.set(xlabel="ACT step", ylabel="accuracy", title=title, ylim=(-0.02, 1.02))
 
 
 def _compute(ax, tr):
@@ -220,13 +233,31 @@ def depth_sweep(tr):
     return fig
 
 
+def compare(traces: dict):
+    """Models side by side, one row each (e.g. {"HRM": tr_hrm, "TRM": tr_trm}): convergence of
+    the two states over every update, where Q would halt, and accuracy after each ACT step."""
+    fig, axes = plt.subplots(len(traces), 3, figsize=(16, 3.4 * len(traces)), squeeze=False,
+                             gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    for row, (name, tr) in zip(axes, traces.items()):
+        _convergence(row[0], tr, f"{name}: convergence, {tr.batch} puzzles")
+        _halt_hist(row[1], tr, f"would halt after {tr.halt_step.mean():.2f} steps")
+        _per_step(row[2], tr, "accuracy after each ACT step")
+        row[2].grid(alpha=0.3), row[2].legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
     """Replay's side panel for puzzle b: Q logits and the chosen level's residuals per step, with
     a marker at `step` (0-based)."""
     fig, (ax, bx) = plt.subplots(2, 1, figsize=size, sharex=True)
     x = np.arange(1, tr.steps + 1)
     ax.plot(x, tr.q_halt[:, b], "o-", color="tab:red", label="q_halt")
-    ax.plot(x, tr.q_continue[:, b], "o-", color="tab:green", label="q_continue")
+    if tr.continue_loss:
+        ax.plot(x, tr.q_continue[:, b], "o-", color="tab:green", label="q_continue")
+    else:
+        ax.axhline(0, color="tab:green", ls=":", lw=1, label="halt above 0")
     ax.axvline(step + 1, color="k", lw=1)
     ax.axvline(tr.halt_step[b], color="tab:red", ls=":", lw=1, label="would halt")
     ax.set(ylabel="Q logit", title=f"puzzle {tr.index[b]}: step {step + 1}/{tr.steps}")
@@ -234,7 +265,7 @@ def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
     res = getattr(tr, f"res_{level}")[:, :, b]  # [T, U]
     u = res.shape[1]
     xs = (np.arange(tr.steps)[:, None] + (np.arange(u)[None] + 1) / u).ravel()
-    bx.plot(xs, res.ravel(), ".-", color="tab:red" if level == "H" else "tab:blue", label=f"‖Δz_{level}‖")
+    bx.plot(xs, res.ravel(), ".-", color="tab:red" if level == "H" else "tab:blue", label=f"‖Δ{tr.level_name(level)}‖")
     bx.axvline(step + 1, color="k", lw=1)
     bx.set(yscale="log", xlabel="ACT step", ylabel="residual")
     bx.legend(fontsize=7)
@@ -257,7 +288,7 @@ def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     proj, var = pca(z)
     colors = np.where(np.arange(len(z)) < tr.P, -1, np.arange(len(z)) - tr.P)
     sc = ax.scatter(proj[:, 0], proj[:, 1], c=colors, cmap="viridis", s=14)
-    ax.set(title=f"z_{level} positions (PCA), step {step + 1}, update {update % zu.shape[1] + 1 if zu is not None else '-'}",
+    ax.set(title=f"{tr.level_name(level)} positions (PCA), step {step + 1}, update {update % zu.shape[1] + 1 if zu is not None else '-'}",
            xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
     fig.colorbar(sc, ax=ax, label="grid position (−1: puzzle slot)")
     norms = np.linalg.norm(z[tr.P:], axis=-1)

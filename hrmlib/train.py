@@ -1,6 +1,7 @@
-"""Train HRM on one CPU, one GPU, or many GPUs and nodes (HRM-SPEC §5).
+"""Train HRM or TRM on one CPU, one GPU, or many GPUs and nodes (HRM-SPEC §5, TRM-SPEC §6–8).
 
     python -m hrmlib.train debug data_path=data/sudoku-debug max_steps=50
+    python -m hrmlib.train trm_debug data_path=data/sudoku-debug max_steps=50
     torchrun --standalone --nproc-per-node 8 -m hrmlib.train sudoku_extreme_1k data_path=data/sudoku-extreme-1k-aug-1000
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m hrmlib.train arc1
     python -m hrmlib.train resume=runs/<id> [max_steps=N]        # continue a killed run exactly
@@ -8,7 +9,8 @@
 Carry training as the original: the ACT carry persists across batches, a slot whose puzzle halted
 takes the batch's row at its index, running slots drop theirs, and every call is one optimizer
 step (deep supervision). The global batch is split across ranks; gradients are averaged by DDP's
-bucketed all-reduce; the puzzle table is trained by sign-SGD on gathered rows.
+bucketed all-reduce; the puzzle table is trained by sign-SGD on gathered rows. With `ema=true`
+(the TRM presets) an average of the weights is kept, evaluated and checkpointed (`hrmlib.ema`).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import math
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +30,9 @@ from tqdm import tqdm
 
 from . import config as C
 from . import dist, runs
-from .compat import CompatError, load_checked, original_key_to_ours
+from .compat import CompatError, load_checked, to_ours
 from .data import DataError, TrainSampler, load_split, local_slice, to_torch
+from .ema import EMA
 from .evaluate import evaluate
 from .losses import act_loss
 from .model import Carry, build, forward_dtype
@@ -81,7 +85,8 @@ def total_steps(cfg: C.Config, meta) -> int:
 
 
 def load_weights(model, path: str, identifiers: list[str]):
-    """init_from: an hrmlib checkpoint (or run directory) or an original HRM checkpoint file."""
+    """init_from: an hrmlib checkpoint (or run directory; with EMA its averaged weights) or an original
+    HRM/TRM checkpoint file of the configured family."""
     p = Path(path)
     if p.is_dir() and not (p / "state.pt").exists():
         found = runs.checkpoints(p)
@@ -93,7 +98,7 @@ def load_weights(model, path: str, identifiers: list[str]):
         runs.check_identifiers(state["identifiers"], identifiers, p)
         sd = state["model"]
     elif p.is_file():
-        sd = {original_key_to_ours(k): v for k, v in torch.load(p, map_location="cpu", weights_only=True).items()}
+        sd = to_ours(torch.load(p, map_location="cpu", weights_only=True), model.family)
     else:
         raise TrainError(f"init_from={path}: no such file or directory")
     try:
@@ -110,11 +115,12 @@ def reduce_metrics(m: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Te
     return v
 
 
-def train_row(v: torch.Tensor, gbs: int) -> dict:
-    """Original reduction (§2): *loss keys / global batch, others / rows halted now; plus ours."""
+def train_row(v: torch.Tensor, gbs: int, continue_loss: bool = True) -> dict:
+    """Original reduction (§2): *loss keys / global batch, others / rows halted now; plus ours.
+    Without a continue target there is no q_continue_loss (as TRM logs)."""
     s = dict(zip(METRIC_KEYS, v.tolist()))
     n = max(s["count"], 1)
-    row = {k: s[k] / gbs for k in ("lm_loss", "q_halt_loss", "q_continue_loss", "loss")}
+    row = {k: s[k] / gbs for k in ("lm_loss", "q_halt_loss") + ("q_continue_loss",) * continue_loss + ("loss",)}
     row |= {k: s[k] / n for k in ("accuracy", "exact_accuracy", "q_halt_accuracy")}
     row |= {"act_steps": s["steps"] / n, "count": int(s["count"]), "halted_fraction": s["halted"] / gbs}
     return row
@@ -152,12 +158,12 @@ def train(argv: list[str]) -> int:
     model = build(cfg.arch, meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
     opts = make_optimizers(model, cfg)
     explore_gen = torch.Generator().manual_seed(cfg.seed + 1)  # global-batch exploration draws
-    prog, carry = Progress(), None
+    prog, carry, state = Progress(), None, {}
     if cfg.resume and runs.checkpoints(run):
         ckpt = runs.checkpoints(run)[-1]
         state, mine = runs.load_checkpoint(ckpt, d, d.device)
         runs.check_identifiers(state["identifiers"], identifiers, ckpt)
-        load_checked(model, state["model"])
+        load_checked(model, state["model"])  # the average, when the run keeps one
         for o, s in zip(opts, state["opts"]):
             o.load_state_dict(s)
         prog = Progress(**state["progress"])
@@ -166,6 +172,9 @@ def train(argv: list[str]) -> int:
         carry = Carry(**mine["carry"]) if mine["carry"] else None
     elif cfg.init_from:
         load_weights(model, cfg.init_from, identifiers)
+    ema = EMA(model, cfg.ema_rate) if cfg.ema else None  # its shadow: the weights loaded (a checkpoint's average)
+    if "raw_params" in state:  # the weights training continues from, saved beside the average
+        model.load_state_dict(state["raw_params"], strict=False)
 
     ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else model
     use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
@@ -186,10 +195,13 @@ def train(argv: list[str]) -> int:
     t0, t_last = time.time(), time.time()
 
     def checkpoint(best_step=None):
-        state = {"model": model.state_dict(), "opts": [o.state_dict() for o in opts], "progress": vars(prog),
+        state = {"model": ema.state_dict(model) if ema else model.state_dict(),
+                 "opts": [o.state_dict() for o in opts], "progress": vars(prog),
                  "explore_rng": explore_gen.get_state(), "identifiers": identifiers, "world_size": d.world,
                  "config": cfg.to_dict(), "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
                                                    "num_puzzle_identifiers": meta.num_puzzle_identifiers}}
+        if ema:
+            state["raw_params"] = {n: p.detach() for n, p in zip(ema.names, ema.params)}
         mine = {"carry": vars(carry) if carry is not None else None, "torch_rng": torch.get_rng_state()}
         runs.save_checkpoint(run, prog.step, state, mine, d, cfg.keep_last, prog.best_step)
 
@@ -201,7 +213,7 @@ def train(argv: list[str]) -> int:
     for batch in ([] if prog.step >= stop_at else stream()):
         if batch is None:  # evaluate every eval_interval epochs, as the original
             prog.it, prog.k = prog.it + 1, 0
-            if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint):
+            if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema):
                 break  # early stop
             continue
         local = to_torch(local_slice(batch, d.rank, d.world), d.device)
@@ -227,12 +239,14 @@ def train(argv: list[str]) -> int:
         for o in opts:
             o.step()
             o.zero_grad()
+        if ema:
+            ema.update()
         bar.update(1)
         if prog.step % cfg.log_every == 0 or prog.step == stop_at:
             now = time.time()
             row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs) +
                    prog.k * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
-                   **train_row(v, cfg.global_batch_size), "lr": lrs[-1],
+                   **train_row(v, cfg.global_batch_size, cfg.arch.continue_loss), "lr": lrs[-1],
                    "examples_per_s": cfg.global_batch_size * cfg.log_every / max(now - t_last, 1e-9),
                    "wall_time": now - t0}
             t_last = now
@@ -243,7 +257,7 @@ def train(argv: list[str]) -> int:
                       f"{row['exact_accuracy']:.3f} accuracy {row['accuracy']:.3f} "
                       f"{row['examples_per_s']:.0f} ex/s", flush=True)
         if prog.step >= stop_at:  # the last step: evaluate and checkpoint
-            eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint)
+            eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema)
             break
         if cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
             checkpoint(prog.best_step)
@@ -254,9 +268,11 @@ def train(argv: list[str]) -> int:
     return 0
 
 
-def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, checkpoint) -> bool:
-    """Evaluate, log, checkpoint (keeping the best); return True when early stopping says stop."""
-    res = evaluate(model, test_split, cfg, d, run / "eval" / f"step_{prog.step}")
+def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, checkpoint, ema=None) -> bool:
+    """Evaluate (the average, with EMA), log, checkpoint (keeping the best); return True when early
+    stopping says stop."""
+    with ema.applied() if ema else nullcontext():
+        res = evaluate(model, test_split, cfg, d, run / "eval" / f"step_{prog.step}")
     row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs), "split": "test", **res}
     log.log(row)
     if d.main:

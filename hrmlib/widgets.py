@@ -32,6 +32,11 @@ def _puzzle_label(tr, b: int) -> str:
     return f"#{tr.index[b]}  ({ok}, {tr.difficulty[b]} cells to fill, halts at {tr.halt_step[b]})"
 
 
+def _levels(tr) -> list[tuple[str, str]]:
+    """Level toggle options: the paper's names (HRM: H, L; TRM: y (z_H), z (z_L)), values "H" / "L"."""
+    return [(lv if tr.family == "hrm" else tr.level_name(lv), lv) for lv in ("H", "L")]
+
+
 class Replay(W.VBox):
     """Step replay of a trace: Play/step slider, puzzle picker (correct/incorrect filter and a
     difficulty range), H/L toggle; the puzzle at the chosen step beside its Q and residual curves."""
@@ -48,7 +53,7 @@ class Replay(W.VBox):
                                            value=(int(d.min()), int(max(d.max(), d.min() + 1))),
                                            description="cells to fill")
         self.puzzle = W.Dropdown(description="puzzle", layout=W.Layout(width="460px"))
-        self.level = W.ToggleButtons(options=["H", "L"], value="H", description="residuals")
+        self.level = W.ToggleButtons(options=_levels(tr), value="H", description="residuals")
         self.grid = W.Image(format="png")
         self.grid.add_class("hrm-replay-grid")
         self.side = W.Image(format="png")
@@ -121,7 +126,7 @@ class Replay(W.VBox):
         conf = tr.confidence[t, b][tr.scored[b]]
         self.status.value = (f"step {t + 1}: token accuracy {tr.token_accuracy[t, b]:.3f}, mean confidence "
                              f"{conf.mean() if conf.size else float('nan'):.3f}, q_halt {tr.q_halt[t, b]:+.2f}, "
-                             f"q_continue {tr.q_continue[t, b]:+.2f}")
+                             f"q_continue {tr.q_continue[t, b]:+.2f} (halts when {tr.halt_rule})")
 
     def draw_side(self):
         if self.b is None:
@@ -137,7 +142,7 @@ class Explorer(W.VBox):
         if tr.z_H_updates is None or tr.z_H_updates.ndim != 5:
             raise ValueError("the explorer needs full states of every update: trace with keep='updates', reduce=None")
         self.tr = tr
-        self.level = W.ToggleButtons(options=["H", "L"], value="H", description="level")
+        self.level = W.ToggleButtons(options=_levels(tr), value="H", description="level")
         self.step_slider = W.IntSlider(min=1, max=tr.steps, value=tr.steps, description="ACT step")
         self.update = W.IntSlider(min=1, max=tr.z_H_updates.shape[1], value=tr.z_H_updates.shape[1],
                                   description="update")

@@ -45,8 +45,25 @@ def test_flop_count_by_hand():
     head = 2 * B * S * D * V
     per_pass = 2 * (2 + 1) * layer + head  # 2 H cycles of (2 L layers + 1 H layer), then the LM head
     assert bench.flops(a, B, S, V, "eval") == pytest.approx(4 * per_pass)
-    passes = 2 if a.act_continue_loss else 1  # the bootstrap pass
-    assert bench.flops(a, B, S, V, "train") == pytest.approx(passes * per_pass + 2 * (2 * layer + head))
+    assert a.continue_loss  # HRM's bootstrap pass: a second forward
+    assert bench.flops(a, B, S, V, "train") == pytest.approx(2 * per_pass + 2 * (2 * layer + head))
+
+
+def test_trm_flop_count_by_hand():
+    """TRM: H_cycles·(L_cycles + 1) calls of its L_layers-block network per segment, the last
+    L_cycles + 1 differentiated, no bootstrap pass; mlp_t mixes S positions per channel with SwiGLU."""
+    B, S, D, I, V = 2, 10, 64, 256, 11
+    a = C.load("trm_debug", ["arch.hidden_size=64", "arch.H_cycles=3", "arch.L_cycles=2"]).arch
+    chan = B * S * (4 * D * I + 2 * I * D)
+    layer = B * S * 8 * D * D + 4 * B * S * S * D + chan
+    assert bench.layer_flops(a, B, S) == layer
+    head = 2 * B * S * D * V
+    per_pass = 3 * 3 * 2 * layer + head  # 3 recursions of (2 z updates + 1 y update) × 2 blocks
+    assert bench.flops(a, B, S, V, "eval") == pytest.approx(a.halt_max_steps * per_pass)
+    assert bench.flops(a, B, S, V, "train") == pytest.approx(per_pass + 2 * (3 * 2 * layer + head))
+    m = C.load("trm_debug", ["arch.mlp_t=true", "arch.hidden_size=64"]).arch
+    It = 256  # round(4·10·2/3) = 27, rounded up to 256
+    assert bench.layer_flops(m, B, S) == B * D * (4 * S * It + 2 * It * S) + chan
 
 
 def test_matmul_row_counts_2n3():
@@ -63,7 +80,8 @@ def test_suite_runs_every_row_and_reports_the_missing_backends(tmp_path):
     missing = [b for b, f in (("fa2", layers._fa2), ("fa3", layers._fa3)) if f is None]
     assert r.returncode == len(missing), r.stdout[-3000:] + r.stderr[-3000:]
     ran = {p.stem for p in tmp_path.glob("*.json")}
-    expect = {"matmul", "sudoku-eager", "sudoku-eager-no-continue-loss", "maze-eager", "sudoku-attn-sdpa"}
+    expect = {"matmul", "sudoku-eager", "sudoku-eager-no-continue-loss", "maze-eager", "sudoku-attn-sdpa",
+              "trm-sudoku-mlp-eager", "trm-sudoku-att-eager", "trm-maze-eager"}
     assert ran == expect | {f"sudoku-attn-{b}" for b in ("fa2", "fa3") if b not in missing}
     modes = [x["mode"] for x in json.loads((tmp_path / "sudoku-eager.json").read_text())]
     assert modes == ["train", "eval", "eval_q"]

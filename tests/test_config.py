@@ -45,14 +45,14 @@ def test_saved_config_round_trips():
 
 
 @pytest.mark.parametrize("preset, overrides, match", [
-    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug"),
+    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug, trm_sudoku_mlp"),
     ("debug", ["lrr=1"], r"unknown key 'lrr' \(did you mean lr"),
-    ("debug", ["arch.H_cycle=3"], r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.H_cycles"),
+    ("debug", ["arch.H_cycle=3"], r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.name, arch.H_cycles"),
     ("debug", ["lr"], r"'lr' is not of the form key=value"),
     ("debug", ["lr=fast"], r"lr: expected float, got 'fast'"),
     ("debug", ["epochs=2.5"], r"epochs: expected int, got '2.5'"),
     ("debug", ["checkpoint_every_eval=maybe"], r"checkpoint_every_eval: expected a bool"),
-    ("debug", ["arch.pos_encodings=alibi"], r"arch.pos_encodings: 'alibi' is not one of rope, learned"),
+    ("debug", ["arch.pos_encodings=alibi"], r"arch.pos_encodings: 'alibi' is not one of rope, learned, none"),
     ("debug", ["arch.loss=x"], r"'arch.loss' is a section; set one of: arch.loss.loss_type"),
     ("debug", ["lr.x=1"], r"'lr' is not a section"),
     ("debug", ["arch.num_heads=3"], r"arch.hidden_size: must be divisible by arch.num_heads=3"),
