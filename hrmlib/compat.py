@@ -17,12 +17,13 @@ import dataclasses as dc
 import json
 import re
 import sys
+import typing
 from pathlib import Path
 
 import torch
 
 from .act import ACT, DTYPES
-from .config import ArchConfig, LossConfig
+from .config import ArchConfig, ConfigError, LossConfig, parse_value
 from .model import build
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
@@ -109,6 +110,13 @@ def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
             kw["pos_encodings"] = "none"
         kw["act_continue_loss"] = not cfg.get("no_ACT_continue", True)
         kw["puzzle_emb_len"] = cfg.get("puzzle_emb_len", 16)
+    hints = typing.get_type_hints(ArchConfig)
+    for k, v in kw.items():  # YAML reads 1e-05 as a string: values are parsed as our fields' types
+        if isinstance(v, str):
+            try:
+                kw[k] = parse_value(f"arch.{k}", v, hints[k])
+            except ConfigError as e:
+                raise CompatError(f"original config: {e}") from None
     loss = cfg.get("loss") or {}
     if "loss_type" in loss:
         kw["loss"] = LossConfig(loss_type=loss["loss_type"])
@@ -116,7 +124,8 @@ def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     return ArchConfig(**kw), dims
 
 
-def _read_config(config) -> dict:
+def read_config(config) -> dict:
+    """An original config: a dict, a JSON file (fixtures) or an all_config.yaml."""
     if isinstance(config, dict):
         return config
     path = Path(config)
@@ -133,7 +142,7 @@ def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dty
     `dims` (vocab_size, seq_len, num_puzzle_identifiers) defaults to the config's fields; shapes in
     the checkpoint are checked against them and every missing/extra/mis-shaped key is listed.
     """
-    arch, cdims = arch_from_original(_read_config(config))
+    arch, cdims = arch_from_original(read_config(config))
     cdims.update(dims or {})
     missing = {"vocab_size", "seq_len", "num_puzzle_identifiers"} - set(cdims)
     if missing:

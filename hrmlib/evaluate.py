@@ -164,17 +164,15 @@ def load_preds(eval_dir: Path) -> dict[str, np.ndarray]:
 def from_original(ck: Path, kv: dict, device) -> tuple:
     """(config, model, default output dir) for an original HRM/TRM checkpoint file. Its
     all_config.yaml is read from beside it, as the original writes it, or from `config=`."""
-    import yaml
-
     from . import config as C
-    from .compat import arch_from_original, load_original
+    from .compat import arch_from_original, load_original, read_config
     from .data import load_split
     from .model import forward_dtype
     yml = Path(kv.pop("config", ck.parent / "all_config.yaml"))
     if not yml.is_file():
         raise C.ConfigError(f"checkpoint={ck} is an original checkpoint file, but there is no {yml}; pass its "
                             f"all_config.yaml as config=PATH")
-    full = yaml.safe_load(yml.read_text())
+    full = read_config(yml)
     arch, _ = arch_from_original(full)
     data = full.get("data_path") or (full.get("data_paths") or [""])[0]  # HRM: data_path; TRM: data_paths
     cfg = C.apply(C.Config(arch=arch, data_path=data, global_batch_size=full.get("global_batch_size", 768)),

@@ -265,18 +265,20 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
     directory, or an original HRM or TRM checkpoint file with its config (all_config.yaml or arch dict).
     `data_path` overrides the dataset (empty: the checkpoint's); "" means not given, for notebooks."""
     from . import config as C
-    from .compat import load_checked, load_original
+    from .compat import load_checked, load_original, read_config
     from .data import load_split
     from .model import build, forward_dtype
     dev = torch.device(device)
     src = _abs(source)
     cfg, ck = None, None
-    if config:  # an original checkpoint
-        model = load_original(src, config if isinstance(config, dict) else _abs(config))
-        if not data_path and not isinstance(config, dict) and str(config).endswith((".yaml", ".yml")):
-            import yaml
-            full = yaml.safe_load(_abs(config).read_text())
-            data_path = full.get("data_path") or (full.get("data_paths") or [""])[0]  # HRM, TRM
+    if config:  # an original checkpoint; its all_config.yaml names the dataset, which gives the sizes
+        config = read_config(config if isinstance(config, dict) else _abs(config))
+        data_path = data_path or config.get("data_path") or (config.get("data_paths") or [""])[0]  # HRM, TRM
+        dims = None
+        if data_path and (_abs(data_path) / "test").exists():
+            meta = load_split(_abs(data_path), "test").meta
+            dims = {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}
+        model = load_original(src, config, dims)
     else:
         if (src / "state.pt").exists():
             ck = src

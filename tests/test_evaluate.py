@@ -28,9 +28,10 @@ def arc(tmp_path_factory):
     return out
 
 
-def test_cli_reproduces_the_trainers_arc_evaluation(arc, tmp_path):
+@pytest.mark.parametrize("preset", ["debug", "trm_debug"])
+def test_cli_reproduces_the_trainers_arc_evaluation(arc, tmp_path, preset):
     run = tmp_path / "run"
-    run_py("-m", "hrmlib.train", "debug", f"data_path={arc}", f"run_dir={run}", "max_steps=3",
+    run_py("-m", "hrmlib.train", preset, f"data_path={arc}", f"run_dir={run}", "max_steps=3",
            "global_batch_size=8", check=True)
     trainer = json.loads((run / "eval" / "step_3" / "metrics.json").read_text())
     assert trainer["arc_tasks"] == 2 and {"pass@1", "pass@2"} <= set(trainer)
@@ -46,6 +47,6 @@ def test_cli_reproduces_the_trainers_arc_evaluation(arc, tmp_path):
 
 def test_cli_rejects_a_path_without_checkpoints(tmp_path):
     r = run_py("-m", "hrmlib.evaluate", f"checkpoint={tmp_path}")
-    assert r.returncode == 2 and "no hrmlib checkpoint there" in r.stderr
+    assert r.returncode == 2 and "no hrmlib checkpoint there" in r.stderr and "original checkpoint file" in r.stderr
     r = run_py("-m", "hrmlib.evaluate", "checkpoint")
     assert r.returncode == 2 and "usage: python -m hrmlib.evaluate checkpoint=" in r.stderr

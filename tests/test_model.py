@@ -44,7 +44,7 @@ def test_eval_runs_exactly_halt_max_steps_segments():
 
 
 def test_model_code_imports_nothing_about_devices_ranks_or_files():
-    for f in ("model.py", "layers.py", "losses.py", "puzzle_emb.py"):
+    for f in ("act.py", "model.py", "trm.py", "layers.py", "losses.py", "puzzle_emb.py"):
         src = (ROOT / "hrmlib" / f).read_text()
         mods = {a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names}
         mods |= {n.module or "" for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom)}

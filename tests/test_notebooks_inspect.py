@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from hrmlib import inspect
-from inspect_fixtures import notebook_run  # noqa: F401  (fixture)
+from inspect_fixtures import notebook_run, trm_run  # noqa: F401  (fixtures)
 
 NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
 NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
@@ -46,3 +46,24 @@ def test_notebook_runs_at_defaults(name, notebook_run, tmp_path):
     want = "application/vnd.jupyter.widget-view+json" if name == "05_replay.ipynb" else "image/png"
     assert want in kinds
     assert str(inspect.default_run()) in json.dumps(nb)  # it used the default run (demo, else debug)
+
+
+@pytest.mark.parametrize("name", NBS)
+def test_notebook_runs_on_a_trm_run(name, trm_run, notebook_run, tmp_path):
+    """03-05 on a TRM run; 04 draws it beside the HRM debug run (compare_run)."""
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / name
+    params = {"run": str(trm_run)} | ({"compare_run": str(notebook_run)} if name == "04_internals.ipynb" else {})
+    papermill.execute_notebook(str(ROOT / "notebooks" / name), str(out), parameters=params,
+                               cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3")
+    nb = json.loads(out.read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = json.dumps(nb)
+    assert "'trm'" in text or "TRM" in text
+    if name == "04_internals.ipynb":
+        src = [("".join(c["source"]), c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code"]
+        compare = next(o for s, o in src if s.startswith("plots.compare("))
+        assert any("image/png" in o.get("data", {}) for o in compare)  # HRM and TRM side by side
+    if name == "05_replay.ipynb":
+        assert "y (z_H)" in text  # the TRM state names on the level toggle

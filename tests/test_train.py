@@ -40,8 +40,8 @@ FIXTURE_ARCH = ["arch.hidden_size=64", "arch.num_heads=4", "arch.H_layers=2", "a
                 "arch.puzzle_emb_ndim=64", "arch.halt_max_steps=4", "global_batch_size=4"]
 
 
-def train(data, *over, **kw):
-    return run_py("-m", "hrmlib.train", "debug", f"data_path={data}", *over, **kw)
+def train(data, *over, preset="debug", **kw):
+    return run_py("-m", "hrmlib.train", preset, f"data_path={data}", *over, **kw)
 
 
 def rows(run, split="train"):
@@ -66,11 +66,34 @@ def test_debug_preset_trains_and_its_loss_falls(sudoku, tmp_path):
         assert k in json.loads((run / "metrics.jsonl").read_text().splitlines()[0]), k
 
 
-def test_two_gloo_processes_train_like_one(sudoku, tmp_path):
+def test_trm_debug_trains_with_ema_and_its_loss_falls(sudoku, tmp_path):
+    run = tmp_path / "run"
+    r = train(sudoku, f"run_dir={run}", "max_steps=40", preset="trm_debug", check=True)
+    tr = rows(run)
+    assert len(tr) == 40 and "done: 40 steps" in r.stdout and "q_continue_loss" not in tr[0]
+    first, last = np.mean([x["loss"] for x in tr[:8]]), np.mean([x["loss"] for x in tr[-8:]])
+    assert last < 0.85 * first, (first, last)
+    assert json.loads((run / "config.json").read_text())["config"]["arch"]["name"] == "trm"
+    state = torch.load(run / "checkpoints" / "step_40" / "state.pt", weights_only=True)
+    avg, raw = state["model"], state["raw_params"]  # the checkpoint's weights are the average
+    assert set(raw) < set(avg) and "puzzle_emb.weights" in avg and "puzzle_emb.weights" not in raw
+    assert all(not torch.equal(avg[k], v) for k, v in raw.items() if k != "q_head.bias")
+    # what the trainer evaluated is what the checkpoint holds: the CLI on it gives the same numbers
+    trainer = json.loads((run / "eval" / "step_40" / "metrics.json").read_text())
+    (run / "eval" / "step_40" / "metrics.json").unlink()
+    run_py("-m", "hrmlib.evaluate", f"checkpoint={run}", check=True)
+    cli = json.loads((run / "eval" / "step_40" / "metrics.json").read_text())
+    assert {k: v for k, v in cli.items() if k not in STEADY} == {k: v for k, v in trainer.items() if k not in STEADY}
+
+
+@pytest.mark.parametrize("preset", ["debug", "trm_debug"])
+def test_two_gloo_processes_train_like_one(sudoku, tmp_path, preset):
+    """Also with EMA (trm_debug): every rank averages identical weights, so the evaluation of the
+    average on two ranks matches one process without any extra communication."""
     over = ["max_steps=12", "log_every=1"]
-    train(sudoku, f"run_dir={tmp_path / 'one'}", *over, check=True)
+    train(sudoku, f"run_dir={tmp_path / 'one'}", *over, preset=preset, check=True)
     torchrun = Path(sys.executable).with_name("torchrun")
-    r = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", "debug",
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", preset,
                         f"data_path={sudoku}", f"run_dir={tmp_path / 'two'}", *over], cwd=ROOT, text=True,
                        capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -79,18 +102,21 @@ def test_two_gloo_processes_train_like_one(sudoku, tmp_path):
     assert len(a) == len(b) == 12
     for x, y in zip(a, b):
         assert x["count"] == y["count"] and x["halted_fraction"] == y["halted_fraction"], (x, y)
-        for k in ("loss", "lm_loss", "q_halt_loss", "q_continue_loss", "accuracy"):
+        assert x.keys() == y.keys()
+        for k in {"loss", "lm_loss", "q_halt_loss", "q_continue_loss", "accuracy"} & x.keys():
             assert x[k] == pytest.approx(y[k], rel=1e-4, abs=1e-6), (k, x, y)
     ea, eb = rows(tmp_path / "one", "test"), rows(tmp_path / "two", "test")
     assert ea[0]["count"] == eb[0]["count"] == 32
     assert ea[0]["accuracy"] == pytest.approx(eb[0]["accuracy"], abs=1e-4)
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path):
+@pytest.mark.parametrize("preset", ["debug", "trm_debug"])
+def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, preset):
+    """trm_debug keeps an EMA (evaluated at the end): raw weights and average both resume exactly."""
     over = ["max_steps=24", "checkpoint_every=6"]
-    train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, check=True)
+    train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, preset=preset, check=True)
     run = tmp_path / "killed"
-    p = subprocess.Popen([sys.executable, "-m", "hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={run}",
+    p = subprocess.Popen([sys.executable, "-m", "hrmlib.train", preset, f"data_path={sudoku}", f"run_dir={run}",
                           *over], cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
