@@ -202,3 +202,15 @@ def test_unsupported_original_model_is_named():
     cfg = {"name": "recursive_reasoning.trm_singlez@TinyRecursiveReasoningModel_ACTV1"}
     with pytest.raises(Exception, match="trm_singlez.*is not a model hrmlib builds"):
         load_original({}, {"arch": cfg})
+
+
+def test_init_from_an_original_trm_checkpoint(tmp_path):
+    ck, data = _original_run(tmp_path)
+    shape = ["arch.hidden_size=32", "arch.num_heads=4", "arch.H_cycles=2", "arch.L_cycles=3", "arch.puzzle_emb_ndim=32",
+             "arch.puzzle_emb_len=0", "global_batch_size=4", "ema=false"]
+    run = tmp_path / "run"
+    run_py("-m", "hrmlib.train", "trm_debug", f"data_path={data}", f"run_dir={run}", *shape, f"init_from={ck}",
+           "max_steps=1", "lr=1e-30", "puzzle_emb_lr=0", check=True)
+    state = torch.load(run / "checkpoints" / "step_1" / "state.pt", weights_only=True)
+    for k, v in to_ours(torch.load(ck, weights_only=True), "trm").items():  # lr 1e-30 leaves fp32 weights as loaded
+        assert torch.equal(state["model"][k], v), k
