@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses as dc
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -180,7 +181,8 @@ def from_original(ck: Path, kv: dict, device) -> tuple:
     meta = load_split(Path(cfg.data_path), "test").meta
     dims = {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}
     model = load_original(ck, full, dims, forward_dtype(cfg.arch.forward_dtype, device.type))
-    return cfg, model, runs.ROOT / "runs" / runs.new_run_id(f"eval-{ck.parent.name}-{ck.name}")
+    name = re.sub(r"[^\w.-]+", "-", f"eval-{ck.parent.name}-{ck.name}")  # original run names have spaces
+    return cfg, model, runs.ROOT / "runs" / runs.new_run_id(name)
 
 
 def main(argv=None) -> int:
