@@ -26,16 +26,18 @@ test: install
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 # The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
-# DEMO_ARGS: config overrides for the demo's training, e.g. make demo DEMO_ARGS="arch.halt_max_steps=4"
+# PRESET: demo (a TRM, the default) or demo_hrm (the HRM demo).
+# DEMO_ARGS: config overrides for the demo's training, e.g. make demo DEMO_ARGS="seed=1"
+PRESET ?= demo
 DEMO_ARGS ?=
 ifndef DEMO_RUN
-DEMO_RUN := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+DEMO_RUN := runs/$(PRESET)-$(shell date +%Y%m%d-%H%M%S)
 endif
 demo: install
-	@echo "== 1/4 building an easy Sudoku dataset with the built-in generator (offline) → data/sudoku-demo"
-	$(PY) -m hrmlib.launch data demo
-	@echo "== 2/4 training through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
-	launch/notebook notebooks/02_train.ipynb preset=demo run_dir=$(abspath $(DEMO_RUN)) $(DEMO_ARGS)
+	@echo "== 1/4 building the $(PRESET) preset's Sudoku dataset with the built-in generator (offline)"
+	$(PY) -m hrmlib.launch data $(PRESET)
+	@echo "== 2/4 training $(PRESET) through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
+	launch/notebook notebooks/02_train.ipynb preset=$(PRESET) run_dir=$(abspath $(DEMO_RUN)) $(DEMO_ARGS)
 	@echo "== 3/4 evaluating the last checkpoint"
 	$(PY) -m hrmlib.evaluate checkpoint=$(DEMO_RUN)
 	@echo "== 4/4 looking inside: notebooks 03-05 executed on the demo run"

@@ -1,7 +1,7 @@
 """Exponential moving average of the weights (`ema=true`, `ema_rate`; TRM-SPEC §7).
 
-    ema = EMA(model, cfg.ema_rate)
-    opt.step(); ema.update()              # after every optimizer step
+    ema = EMA(model, cfg.ema_rate, cfg.ema_warmup)
+    opt.step(); ema.update(step)          # after every optimizer step (step counts from 1)
     with ema.applied():                   # the averaged weights, swapped in place (no model copy)
         evaluate(model, ...)
 
@@ -21,17 +21,23 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, model: nn.Module, rate: float):
+    def __init__(self, model: nn.Module, rate: float, warmup: bool = False):
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
         self.shadow = [p.detach().clone() for p in self.params]
-        self.rate = rate
+        self.rate, self.warmup = rate, warmup
+
+    def decay(self, step: int) -> float:
+        """μ for the update after optimizer step `step` (1-based): ema_rate, or with warmup
+        min(ema_rate, (1 + step) / (10 + step)) — 0.18 at step 1, 0.9 at 80, 0.99 at 890."""
+        return min(self.rate, (1 + step) / (10 + step)) if self.warmup else self.rate
 
     @torch.no_grad()
-    def update(self):
-        torch._foreach_mul_(self.shadow, self.rate)
-        torch._foreach_add_(self.shadow, torch._foreach_mul(self.params, 1.0 - self.rate))
+    def update(self, step: int = 0):
+        mu = self.decay(step)
+        torch._foreach_mul_(self.shadow, mu)
+        torch._foreach_add_(self.shadow, torch._foreach_mul(self.params, 1.0 - mu))
 
     @contextmanager
     def applied(self):

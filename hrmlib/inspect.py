@@ -115,12 +115,23 @@ class Trace:
         return self.q_halt > (self.q_continue if self.continue_loss else 0)
 
     @property
-    def halt_step(self) -> np.ndarray:
-        """[B] 1-based step at which the model would halt: the first `would_halt`, else
-        the last traced step (halt_max_steps is the limit in training too)."""
-        h = self.would_halt.copy()
+    def halt_confidence(self) -> np.ndarray:
+        """[T, B] sigmoid of what the training rule compares with 0 (q_halt, or q_halt − q_continue):
+        above 0.5 the model would halt."""
+        x = self.q_halt.astype(np.float64) - (self.q_continue if self.continue_loss else 0)
+        return 1 / (1 + np.exp(-x))
+
+    def halt_steps(self, threshold: Optional[float] = None) -> np.ndarray:
+        """[B] 1-based step at which the model halts: the first step whose halting confidence exceeds
+        `threshold` (None: the training rule, `would_halt`), else the last traced step
+        (halt_max_steps is the limit in training too)."""
+        h = (self.would_halt if threshold is None else self.halt_confidence > threshold).copy()
         h[-1] = True
         return h.argmax(0) + 1
+
+    @property
+    def halt_step(self) -> np.ndarray:  # [B] where the training rule halts
+        return self.halt_steps()
 
     @property
     def difficulty(self) -> np.ndarray:
@@ -128,10 +139,33 @@ class Trace:
         maze: path cells, ARC: cells that change)."""
         return ((self.labels != self.inputs) & self.scored).sum(-1)
 
-    def adaptive(self, cap: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
-        """(exact-correct [B], steps used [B]) when halting adaptively with at most `cap` steps."""
-        cap = cap or self.steps
-        used = np.minimum(self.halt_step, cap)
+    def groups(self, n: int = 3) -> list[tuple[str, np.ndarray]]:
+        """Puzzles by difficulty, easiest first, as (label, mask [B]): one group per value when there
+        are at most n (a graded generator's 40 and 60 givens), else n equal-size groups by rank."""
+        d = self.difficulty
+        if len(np.unique(d)) <= n:
+            return [(f"{v} cells to fill", d == v) for v in np.unique(d)]
+        names = ["easiest third", "middle third", "hardest third"] if n == 3 else [f"group {i + 1} of {n}" for i in range(n)]
+        out = []
+        for name, idx in zip(names, np.array_split(np.argsort(d, kind="stable"), n)):
+            mask = np.zeros(self.batch, bool)
+            mask[idx] = True
+            out.append((f"{name} ({d[idx].min()}–{d[idx].max()} to fill)", mask))
+        return out
+
+    def showcase(self) -> int:
+        """A puzzle worth replaying: wrong after the first segment and right after the last, the one
+        that settles latest (ties: most cells to fill); else the first puzzle right at the end."""
+        settled = self.steps - np.flip(self.correct, 0).cumprod(0).sum(0)  # [B] 0-based step from which it stays right
+        ok = self.correct[-1] & ~self.correct[0]
+        if not ok.any():
+            return int(np.argmax(self.correct[-1]))
+        return int(np.lexsort((self.difficulty, settled, ok))[-1])
+
+    def adaptive(self, cap: Optional[int] = None, threshold: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(exact-correct [B], steps used [B]) when halting adaptively (`halt_steps(threshold)`) with
+        at most `cap` steps."""
+        used = np.minimum(self.halt_steps(threshold), cap or self.steps)
         return self.correct[used - 1, np.arange(self.batch)], used
 
     def summary(self) -> dict:

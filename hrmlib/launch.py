@@ -31,6 +31,9 @@ RECIPES = {
     # easy Sudoku (many givens): what a small HRM learns on two CPU cores within the demo's minutes
     "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=72,
                              num_aug=7, seed=0),
+    # `demo` (TRM): half the puzzles with 40 givens (several segments needed), half with 60
+    "data/sudoku-demo-mix": dict(task="sudoku", source="generate", gen_count=4000, gen_test_count=600,
+                                 gen_clues="40,60", num_aug=7, seed=0),
 }
 
 

@@ -233,6 +233,37 @@ def depth_sweep(tr):
     return fig
 
 
+def reasoning(tr, thresholds=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)):
+    """Does the model reason over segments? Exact accuracy after each segment, overall and by
+    difficulty (`tr.groups()`); where Q would halt, by difficulty; and accuracy against compute for
+    fixed depths and for learned halting with its confidence threshold swept (0.5 is the training
+    rule; lower halts earlier)."""
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(16, 3.8))
+    x = np.arange(1, tr.steps + 1)
+    groups = tr.groups()
+    ax.plot(x, tr.correct.mean(1), "ko-", lw=2, label=f"all {tr.batch}")
+    for name, m in groups:
+        ax.plot(x, tr.correct[:, m].mean(1), "o--", label=f"{name} ({m.sum()})")
+    ax.set(xlabel="ACT segment", ylabel="exact accuracy", title="accuracy after each segment", ylim=(-0.02, 1.02))
+    w = 0.8 / len(groups)
+    for k, (name, m) in enumerate(groups):
+        counts = np.bincount(tr.halt_step[m], minlength=tr.steps + 1)[1:]
+        bx.bar(x - 0.4 + w * (k + 0.5), counts / max(m.sum(), 1), w, label=f"{name}: mean {tr.halt_step[m].mean():.2f}")
+    bx.set(xlabel=f"halting segment ({tr.halt_rule})", ylabel="share of the group", title="where Q would halt")
+    cx.plot(x, tr.correct.mean(1), "o-", label="fixed depth")
+    pts = [tr.adaptive(threshold=t) for t in thresholds]
+    cx.plot([u.mean() for _, u in pts], [ok.mean() for ok, _ in pts], "s--", label="learned halting, threshold swept")
+    for t, (ok, u) in zip(thresholds, pts):
+        if t in (thresholds[0], 0.5, thresholds[-1]):
+            cx.annotate(f"{t:g}", (u.mean(), ok.mean()), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    cx.set(xlabel="mean segments used", ylabel="exact accuracy", title="accuracy vs compute", ylim=(-0.02, 1.02))
+    for a in (ax, bx, cx):
+        a.grid(alpha=0.3), a.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def compare(traces: dict):
     """Models side by side, one row each (e.g. {"HRM": tr_hrm, "TRM": tr_trm}): convergence of
     the two states over every update, where Q would halt, and accuracy after each ACT step."""

@@ -172,7 +172,7 @@ def train(argv: list[str]) -> int:
         carry = Carry(**mine["carry"]) if mine["carry"] else None
     elif cfg.init_from:
         load_weights(model, cfg.init_from, identifiers)
-    ema = EMA(model, cfg.ema_rate) if cfg.ema else None  # its shadow: the weights loaded (a checkpoint's average)
+    ema = EMA(model, cfg.ema_rate, cfg.ema_warmup) if cfg.ema else None  # its shadow: the weights loaded (a checkpoint's average)
     if "raw_params" in state:  # the weights training continues from, saved beside the average
         model.load_state_dict(state["raw_params"], strict=False)
 
@@ -240,7 +240,7 @@ def train(argv: list[str]) -> int:
             o.step()
             o.zero_grad()
         if ema:
-            ema.update()
+            ema.update(prog.step)
         bar.update(1)
         if prog.step % cfg.log_every == 0 or prog.step == stop_at:
             now = time.time()

@@ -73,6 +73,8 @@ class Replay(W.VBox):
         self.outcome.observe(lambda _: self.refilter(), "value")
         self.difficulty.observe(lambda _: self.refilter(), "value")
         self.refilter()
+        if tr.showcase() in self.matching():  # open on a puzzle solved over several segments
+            self.puzzle.value = tr.showcase()
 
     # ------------------------------------------------------------------ state
     def matching(self) -> list[int]:
@@ -118,7 +120,8 @@ class Replay(W.VBox):
         key = (b, t)
         if key not in self._cache:
             title = (f"puzzle #{tr.index[b]}, step {t + 1}/{tr.steps}: {'correct' if tr.correct[t, b] else 'wrong'}, "
-                     f"{tr.changed[t, b].sum()} changed, {tr.wrong[t, b].sum()} wrong")
+                     f"{tr.changed[t, b].sum()} changed, {tr.wrong[t, b].sum()} wrong"
+                     + (" · Q would halt here" if tr.halt_step[b] == t + 1 else ""))
             fig = render.step(tr.task, tr.inputs[b], tr.labels[b], tr.preds[t, b], tr.changed[t, b], title)
             self._cache[key] = png(fig)
         self.grid.value = self._cache[key]

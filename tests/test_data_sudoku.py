@@ -145,3 +145,27 @@ def test_seeded_builds_are_identical(tmp_path):
         sudoku.build(tmp_path / name, "generate", num_aug=2, gen_count=15, gen_test_count=5, seed=4, progress=False)
         files.append({p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*") if p.is_file()})
     assert files[0] == files[1]
+
+
+def test_generator_makes_a_graded_mix(tmp_path):
+    """--gen-clues 40,60 or 58-60: each puzzle draws its target; all stay uniquely solvable, and the
+    summary says how many puzzles have how many givens."""
+    s = sudoku.build(tmp_path / "mix", "generate", gen_count=40, gen_test_count=40, gen_clues="40,60", seed=0,
+                     progress=False)
+    test = load_split(tmp_path / "mix", "test")
+    givens = (test.inputs > 1).sum(1)
+    assert set(givens.tolist()) == {40, 60} and 5 < (givens == 40).sum() < 35
+    assert f"test givens: 40 ×{(givens == 40).sum()}, 60 ×{(givens == 60).sum()}" in str(s)
+    _, count, _ = solver.solve(np.where(test.inputs > 1, test.inputs - 1, 0).astype(np.uint8), max_solutions=2)
+    assert (count == 1).all()
+    sudoku.build(tmp_path / "range", "generate", gen_count=30, gen_test_count=30, gen_clues="58-60", progress=False)
+    g = (load_split(tmp_path / "range", "test").inputs > 1).sum(1)
+    assert set(g.tolist()) <= {58, 59, 60} and len(set(g.tolist())) > 1
+
+
+@pytest.mark.parametrize("spec", ["abc", "10", "60-50", "40,90", "4x"])
+def test_bad_gen_clues_is_one_clear_error(tmp_path, spec):
+    r = run_cli("sudoku", "--output-dir", tmp_path / "o", "--source", "generate", "--gen-clues", spec)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"--gen-clues: expected a number of givens (26), a list (40,60) or a range (35-60), each from 17 to 81; " \
+           f"got '{spec}'" in r.stderr

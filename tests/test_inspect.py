@@ -184,3 +184,37 @@ def test_unknown_keep_is_an_error(fixture):
     with pytest.raises(ValueError, match="keep must be"):
         inspect.trace(model, batch, keep="everything")
     assert dc.is_dataclass(inspect.Trace)
+
+
+def test_halting_thresholds_groups_and_showcase(notebook_run):
+    tr = inspect.trace_examples(inspect.load(notebook_run), limit=30, keep="none")
+    np.testing.assert_array_equal(tr.halt_steps(0.5), tr.halt_step)  # 0.5 is the training rule
+    earlier, later = tr.halt_steps(0.01), tr.halt_steps(0.99)
+    assert (earlier <= tr.halt_step).all() and (tr.halt_step <= later).all()
+    ok, used = tr.adaptive(threshold=0.01)
+    np.testing.assert_array_equal(used, earlier)
+    # graded difficulty: one group per value when there are few, else thirds by rank
+    two = dc.replace(tr, inputs=tr.inputs.copy())
+    two.inputs[:, :] = np.where(np.arange(30)[:, None] < 10, two.labels, two.inputs)  # ten puzzles with nothing to fill
+    names = [n for n, _ in two.groups()]
+    assert len(names) <= 3 and names[0].startswith("0 cells to fill")
+    many = dc.replace(tr, labels=tr.labels.copy())
+    for b in range(30):  # b cells of puzzle b unscored: 30 distinct difficulties
+        many.labels[b, np.flatnonzero(many.labels[b] != many.inputs[b])[:b]] = -100
+    groups = many.groups()
+    assert [n.split(" (")[0] for n, _ in groups] == ["easiest third", "middle third", "hardest third"]
+    assert [m.sum() for _, m in groups] == [10, 10, 10]
+    assert many.difficulty[groups[0][1]].max() <= many.difficulty[groups[2][1]].min()
+    # showcase: wrong at the first step, right at the last, settling latest
+    c = dc.replace(tr, preds=np.repeat(tr.preds[-1:], tr.steps, 0).copy(), labels=tr.labels.copy())
+    c.labels[:] = np.where(c.scored, c.preds[-1], -100)  # every puzzle right at every step...
+    c.preds[:2, 7] = np.where(c.scored[7], (c.labels[7] % 9) + 1, c.preds[0, 7])  # ...but 7 wrong for two steps
+    c.preds[:1, 3] = np.where(c.scored[3], (c.labels[3] % 9) + 1, c.preds[0, 3])  # and 3 for one
+    assert c.showcase() == 7
+
+
+def test_reasoning_figure(notebook_run):
+    tr = inspect.trace_examples(inspect.load(notebook_run), limit=20, keep="none")
+    fig = plots.reasoning(tr)
+    assert len(fig.axes) == 3 and fig.axes[2].get_title() == "accuracy vs compute"
+    assert len(fig.axes[0].lines) == 1 + len(tr.groups())

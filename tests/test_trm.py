@@ -214,3 +214,20 @@ def test_init_from_an_original_trm_checkpoint(tmp_path):
     state = torch.load(run / "checkpoints" / "step_1" / "state.pt", weights_only=True)
     for k, v in to_ours(torch.load(ck, weights_only=True), "trm").items():  # lr 1e-30 leaves fp32 weights as loaded
         assert torch.equal(state["model"][k], v), k
+
+
+def test_ema_warmup_lets_a_short_run_forget_its_start():
+    m = build(C.load("trm_debug").arch, DIMS)
+    warm, plain = EMA(m, 0.999, warmup=True), EMA(m, 0.999)
+    assert warm.decay(1) == pytest.approx(2 / 11) and warm.decay(80) == pytest.approx(0.9)
+    assert warm.decay(10**6) == 0.999 and plain.decay(1) == 0.999
+    start = [s.clone() for s in warm.shadow]
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    for step in range(1, 1001):  # parameters moved once, then stay: how much of the start is left
+        warm.update(step)
+        plain.update(step)
+    left = lambda e: ((e.shadow[0] - start[0] - 1.0).abs() / 1.0).mean().item()  # noqa: E731
+    assert left(plain) == pytest.approx(0.999 ** 1000, rel=1e-3) and left(warm) < 1e-3
+    assert C.load("trm_sudoku_mlp").ema_warmup is False  # off for the original presets

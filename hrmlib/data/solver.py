@@ -137,13 +137,14 @@ def random_grids(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def generate(n: int, rng: np.random.Generator, clues: int = 26, progress: bool = False):
+def generate(n: int, rng: np.random.Generator, clues=26, progress: bool = False):
     """n uniquely-solvable puzzles: random grids, then clues removed in random order while the
-    solution stays unique, down to `clues` givens where possible (fewer clues = harder).
-    Returns (puzzles, solutions, guesses)."""
+    solution stays unique, down to `clues` givens where possible (fewer clues = harder; one
+    target for all, or one per puzzle [n]). Returns (puzzles, solutions, guesses)."""
     grids = random_grids(n, rng)
     boards = grids.copy()
     order = np.argsort(rng.random((n, 81)), 1)
+    clues = np.broadcast_to(np.asarray(clues), (n,))
     for step in tqdm(range(81), desc="remove clues", disable=not progress, leave=False):
         idx = np.flatnonzero((boards > 0).sum(1) > clues)
         if not len(idx):

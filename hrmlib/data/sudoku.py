@@ -115,22 +115,41 @@ def _solve_lines(files: list[Path], progress: bool, rejected: dict):
     return q[ok], sol[ok], guesses[ok]
 
 
-def _generate(n: int, rng, clues: int, min_difficulty: Optional[int], progress: bool):
-    """Uniquely-solvable puzzles; with min_difficulty, keep generating until n reach that rating."""
+def parse_clues(spec) -> list[int]:
+    """`--gen-clues`: one number (26), a list (40,60) or a range (35-60) of target givens."""
+    text = str(spec).replace(" ", "")
+    try:
+        if "-" in text:
+            lo, hi = map(int, text.split("-"))
+            values = list(range(lo, hi + 1))
+        else:
+            values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(17 <= v <= 81 for v in values):
+        raise DataError(f"--gen-clues: expected a number of givens (26), a list (40,60) or a range (35-60), "
+                        f"each from 17 to 81; got {spec!r}")
+    return values
+
+
+def _generate(n: int, rng, clues: list[int], min_difficulty: Optional[int], progress: bool):
+    """Uniquely-solvable puzzles; with min_difficulty, keep generating until n reach that rating.
+    Several clue targets: each puzzle draws its own, uniformly (a graded mix of difficulties)."""
     qs, sols, gs = [], [], []
     for _ in range(50):
         want = max(n - sum(map(len, qs)), 1) * (1 if min_difficulty is None else 4)
-        q, s, g = solver.generate(want, rng, clues, progress)
+        target = clues[0] if len(clues) == 1 else rng.choice(clues, want)  # one target: no draw, as before
+        q, s, g = solver.generate(want, rng, target, progress)
         keep = np.ones(len(q), bool) if min_difficulty is None else g >= min_difficulty
         qs.append(q[keep]), sols.append(s[keep]), gs.append(g[keep])
         if sum(map(len, qs)) >= n:
             return np.concatenate(qs)[:n], np.concatenate(sols)[:n], np.concatenate(gs)[:n]
     raise DataError(f"generate: could not reach {n} puzzles with rating >= {min_difficulty} at "
-                    f"--gen-clues {clues}; lower --min-difficulty or --gen-clues")
+                    f"--gen-clues {','.join(map(str, clues))}; lower --min-difficulty or --gen-clues")
 
 
 def load_source(source: str, seed: int, test_fraction: float, gen_count: int, gen_test_count: int,
-                gen_clues: int, min_difficulty: Optional[int], progress: bool, rejected: dict):
+                gen_clues, min_difficulty: Optional[int], progress: bool, rejected: dict):
     """-> {split: (questions, answers, ratings)} with 0 = blank, digits 1..9."""
     kind, arg = parse_source(source, SOURCES)
     if kind in ("hf", "csv"):
@@ -148,15 +167,19 @@ def load_source(source: str, seed: int, test_fraction: float, gen_count: int, ge
         n_test = int(round(len(q) * test_fraction))
         return {"train": tuple(x[perm[n_test:]] for x in (q, a, r)),
                 "test": tuple(x[perm[:n_test]] for x in (q, a, r))}
-    return {s: _generate(n, rng, gen_clues, min_difficulty, progress)
+    clues = parse_clues(gen_clues)
+    return {s: _generate(n, rng, clues, min_difficulty, progress)
             for s, n in (("train", gen_count), ("test", gen_test_count))}
 
 
 def build(output_dir, source: str = DEFAULT_SOURCE, subsample_size: Optional[int] = None,
           min_difficulty: Optional[int] = None, num_aug: int = 0, seed: int = 0, legacy_rng: bool = False,
-          test_fraction: float = 0.1, gen_count: int = 1000, gen_test_count: int = 200, gen_clues: int = 26,
+          test_fraction: float = 0.1, gen_count: int = 1000, gen_test_count: int = 200, gen_clues=26,
           progress: bool = True) -> Summary:
-    """Build a Sudoku dataset in the original format; returns the printed summary."""
+    """Build a Sudoku dataset in the original format; returns the printed summary. `gen_clues`: a
+    number of givens, or a list / range (`"40,60"`, `"35-60"`) for a graded mix. Every puzzle's
+    givens are in its input (81 − blanks): notebooks group by them (`Trace.difficulty`), and the
+    summary lists how many puzzles of each split have how many givens."""
     t0 = time.time()
     rejected: dict = {}
     data = load_source(source, seed, test_fraction, gen_count, gen_test_count, gen_clues, min_difficulty,
@@ -180,4 +203,13 @@ def build(output_dir, source: str = DEFAULT_SOURCE, subsample_size: Optional[int
         splits[split] = make_split(x + 1, y + 1, np.zeros(n, np.int32), np.arange(n + 1),
                                    np.arange(0, n + 1, 1 + k), vocab_size=11, num_puzzle_identifiers=1)
     out = write_dataset(output_dir, splits, ["<blank>"])
-    return Summary.of("sudoku", out, splits, rejected=rejected, seconds=time.time() - t0)
+    notes = [_givens(k, v.inputs) for k, v in splits.items()]
+    return Summary.of("sudoku", out, splits, rejected=rejected, notes=notes, seconds=time.time() - t0)
+
+
+def _givens(split: str, inputs: np.ndarray) -> str:
+    """How many puzzles have how many givens (tokens 2..10), for the build summary."""
+    g, c = np.unique((inputs > 1).sum(1), return_counts=True)
+    if len(g) > 8:
+        return f"{split} givens: {g.min()}–{g.max()}, mean {np.repeat(g, c).mean():.1f}"
+    return f"{split} givens: " + ", ".join(f"{a} ×{b:,}" for a, b in zip(g, c))
