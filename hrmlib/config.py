@@ -265,7 +265,7 @@ def demo() -> Config:
     (an average at 0.999 still holds a third of the initial weights after 1,000 steps)."""
     arch = ArchConfig(name="trm", mlp_t=True, pos_encodings="none", H_cycles=1, L_cycles=2, H_layers=0, L_layers=2,
                       hidden_size=64, num_heads=2, halt_max_steps=6, puzzle_emb_len=1)
-    return Config(arch=arch, data_path="data/sudoku-demo-mix", global_batch_size=64, epochs=16, eval_interval=4,
+    return Config(arch=arch, data_path="data/sudoku-demo-mix", global_batch_size=64, epochs=24, eval_interval=6,
                   lr=2e-3, puzzle_emb_lr=2e-3, lr_warmup_steps=100, lr_min_ratio=0.1, weight_decay=0.1,
                   puzzle_emb_weight_decay=0.1)
 

@@ -1,7 +1,9 @@
 """The replay widget in a real browser: JupyterLab (127.0.0.1, token, isolated Jupyter dirs in a temp
-directory) serving notebooks/05_replay.ipynb, driven by headless Debian Chromium through Python
-Playwright (no browser download). Run all cells, press Play, and the rendered grid must change
-between steps with no cell raising. A screenshot goes to test-output/browser/ at the repo root.
+directory) serving notebooks/05_replay.ipynb on a run of the `demo` preset, driven by headless
+Debian Chromium through Python Playwright (no browser download). Run all cells: the replay must open
+on the puzzle `Trace.showcase` picks (wrong after the first segment, right after the last); press
+Play, and the rendered grid must differ between the first and the last frame, with no cell raising.
+Screenshots go to test-output/browser/ at the repo root.
 
     make test-browser        # or: .venv/bin/python -m pytest -m browser tests/test_browser.py
 """
@@ -18,7 +20,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from inspect_fixtures import notebook_run  # noqa: F401  (fixture)
+from hrmlib import inspect
+from inspect_fixtures import demo_run  # noqa: F401  (fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -42,18 +45,17 @@ def _get(url: str, method: str = "GET"):
 
 
 @pytest.fixture
-def lab(tmp_path, notebook_run):
-    """JupyterLab on 127.0.0.1 in tmp_path (the notebook copied there, set to the debug run); yields its base URL."""
+def lab(tmp_path, demo_run):
+    """JupyterLab on 127.0.0.1 in tmp_path (the notebook copied there, set to the demo run); yields its base URL."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
                     ".ci/run does this) to run the real-browser test")
     pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
     root, home = tmp_path / "root", tmp_path / "jupyter"
     root.mkdir()
-    # the debug run (4 ACT segments) whatever demo runs exist here: the demo model has one segment
     nb = nbformat.read(ROOT / "notebooks" / "05_replay.ipynb", as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"run = {str(notebook_run)!r}"))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"run = {str(demo_run)!r}"))
     nbformat.write(nb, root / "05_replay.ipynb")
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"),
@@ -107,9 +109,12 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
             && w.sessionContext.session.kernel.status === 'idle'); }"""
 
 
-def test_replay_plays_in_jupyterlab(lab):
+def test_replay_plays_in_jupyterlab(lab, demo_run):
     from playwright.sync_api import sync_playwright
     OUT.mkdir(parents=True, exist_ok=True)
+    tr = inspect.trace_examples(inspect.load(demo_run), limit=32, keep="none")  # the notebook's default puzzles
+    b = tr.showcase()
+    assert tr.correct[-1, b] and not tr.correct[0, b]  # the demo run has a puzzle solved over several segments
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
@@ -124,20 +129,21 @@ def test_replay_plays_in_jupyterlab(lab):
             readout = page.locator(".hrm-replay .widget-slider .widget-readout").first
             grid.scroll_into_view_if_needed()
             assert readout.inner_text().strip() == "1"
+            picked = page.locator(".hrm-replay select").first
+            assert picked.evaluate("s => s.options[s.selectedIndex].text").startswith(f"#{tr.index[b]} ")
             src0, shot0 = grid.get_attribute("src"), grid.screenshot()
             page.locator(".hrm-replay .widget-play button:has(i.fa-play)").first.click()
-            page.wait_for_function("""(s) => { const r = document.querySelector('.hrm-replay .widget-readout');
-                                      return r && r.textContent.trim() !== '1'; }""", timeout=30_000)
-            page.wait_for_function("""(s) => document.querySelector('.hrm-replay-grid').getAttribute('src') !== s""",
-                                   arg=src0, timeout=30_000)
-            page.wait_for_timeout(300)
+            page.wait_for_function("""(n) => { const r = document.querySelector('.hrm-replay .widget-readout');
+                                      return r && r.textContent.trim() === n; }""", arg=str(tr.steps), timeout=60_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=30_000)  # the last frame's picture has been drawn
+            page.wait_for_timeout(500)
             shot1 = grid.screenshot()
-            assert shot1 != shot0, "the rendered grid did not change between steps"
+            assert shot1 != shot0, "the rendered grid did not change between the first and the last frame"
             page.wait_for_function(KERNEL_IDLE, timeout=30_000)
             assert page.evaluate(ERRORS) == []
             page.screenshot(path=str(OUT / "replay.png"), full_page=True)
             (OUT / "grid-step1.png").write_bytes(shot0)
-            (OUT / "grid-later.png").write_bytes(shot1)
+            (OUT / "grid-last.png").write_bytes(shot1)
             page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
             page.wait_for_timeout(500)
         finally:
