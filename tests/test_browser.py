@@ -130,7 +130,7 @@ def test_replay_plays_in_jupyterlab(lab, demo_run):
             grid.scroll_into_view_if_needed()
             assert readout.inner_text().strip() == "1"
             picked = page.locator(".hrm-replay select").first
-            assert picked.evaluate("s => s.options[s.selectedIndex].text").startswith(f"#{tr.index[b]} ")
+            assert picked.evaluate("s => s.options[s.selectedIndex].text").split()[0] == f"#{tr.index[b]}"
             src0, shot0 = grid.get_attribute("src"), grid.screenshot()
             page.locator(".hrm-replay .widget-play button:has(i.fa-play)").first.click()
             page.wait_for_function("""(n) => { const r = document.querySelector('.hrm-replay .widget-readout');

@@ -45,7 +45,7 @@ def test_saved_config_round_trips():
 
 
 @pytest.mark.parametrize("preset, overrides, match", [
-    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo, debug, trm_sudoku_mlp"),
+    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo_hrm, debug, trm_sudoku_mlp"),
     ("debug", ["lrr=1"], r"unknown key 'lrr' \(did you mean lr"),
     ("debug", ["arch.H_cycle=3"], r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.name, arch.H_cycles"),
     ("debug", ["lr"], r"'lr' is not of the form key=value"),
@@ -67,3 +67,11 @@ def test_config_errors_name_the_key(preset, overrides, match):
 def test_configs_are_frozen():
     with pytest.raises(dc.FrozenInstanceError):
         C.load("debug").lr = 1.0
+
+
+def test_demo_presets():
+    d, h = C.load("demo"), C.load("demo_hrm")
+    assert (d.arch.name, d.arch.mlp_t, d.arch.H_cycles, d.arch.L_cycles, d.arch.halt_max_steps, d.ema) == \
+        ("trm", True, 1, 2, 6, False)
+    assert d.data_path == "data/sudoku-demo-mix" and h.data_path == "data/sudoku-demo"
+    assert (h.arch.name, h.arch.halt_max_steps, h.arch.rope_theta) == ("hrm", 1, 314.0)
