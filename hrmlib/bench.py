@@ -72,12 +72,13 @@ def _sync(dev):
 
 def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
     cfg = C.load(preset, overrides)
+    compiled = C.parse_value("compile", str(opts["compile"]), bool)  # a typo is an error, not "eager"
     dev = torch.device(opts["device"])
     dtype = forward_dtype(opts["dtype"] if opts["dtype"] != "auto" else cfg.arch.forward_dtype, dev.type)
     B, S, V, N = (int(opts[k]) for k in ("batch", "seq_len", "vocab", "puzzle_ids"))
     torch.manual_seed(0)
     model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
-    fwd = torch.compile(model, dynamic=False) if opts["compile"] == "true" else model
+    fwd = torch.compile(model, dynamic=False) if compiled else model
     opt = make_optimizers(model, replace(cfg, global_batch_size=B))
     g = torch.Generator().manual_seed(0)
     batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
@@ -141,7 +142,7 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
             fl *= state["calls"] / cfg.arch.halt_max_steps
         out_rows.append({
             "preset": preset, "overrides": overrides, "mode": mode, "batch": B, "seq_len": S, "device": str(dev),
-            "dtype": str(dtype).removeprefix("torch."), "compile": opts["compile"] == "true",
+            "dtype": str(dtype).removeprefix("torch."), "compile": compiled,
             "ms": med * 1e3, "ms_min": min(times) * 1e3,
             "per_s": (n_q if mode == "eval_q" else 1 if mode == "matmul" else B) / med,
             "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses as dc
 import difflib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -66,15 +67,9 @@ class ArchConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):
+        _check_ranges(self, "arch.", {**_ARCH_RANGES, "H_layers": _ONE if self.name == "hrm" else _NONNEG})
         _check(self.hidden_size % self.num_heads == 0, "arch.hidden_size",
                f"must be divisible by arch.num_heads={self.num_heads}, got {self.hidden_size}")
-        for k in ("H_cycles", "L_cycles", "L_layers", "halt_max_steps", "num_heads") + ("H_layers",) * (self.name == "hrm"):
-            _check(getattr(self, k) >= 1, f"arch.{k}", f"must be >= 1, got {getattr(self, k)}")
-        _check(0.0 <= self.halt_exploration_prob <= 1.0, "arch.halt_exploration_prob",
-               f"must be in [0, 1], got {self.halt_exploration_prob}")
-        _check(self.emb_ndim >= 0, "arch.puzzle_emb_ndim", f"must be >= 0, got {self.emb_ndim}")
-        _check(self.puzzle_emb_len is None or self.puzzle_emb_len >= 0, "arch.puzzle_emb_len",
-               f"must be >= 0, got {self.puzzle_emb_len}")
         # the original crashes in a reshape here (TRM pitfall T5): slots only pad, they never truncate
         _check(self.P * self.hidden_size >= self.emb_ndim, "arch.puzzle_emb_len",
                f"{self.P} slots of {self.hidden_size} cannot hold a {self.emb_ndim}-wide puzzle embedding; "
@@ -128,6 +123,9 @@ class Config:
     # ---- ours: runs, resuming, devices, tracking
     run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
     resume: Optional[str] = None  # a run directory: continue from its last checkpoint
+    # with resume=: apply overrides that change what is trained (lr, arch, data, …); recorded in config.json
+    resume_changes: bool = False
+    overwrite: bool = False  # start over in a run_dir that holds a run (its trainer files are removed first)
     init_from: Optional[str] = None  # weights only: an hrmlib checkpoint/run or an original HRM checkpoint
     max_steps: Optional[int] = None  # stop after this many optimizer steps in all (cuts any run short)
     checkpoint_every: int = 0  # also checkpoint every N steps (0: at evaluations and at the end)
@@ -140,15 +138,12 @@ class Config:
     tensorboard: bool = False  # optional sink (needs the tensorboard package)
 
     def __post_init__(self):
-        _check(self.global_batch_size >= 1, "global_batch_size", f"must be >= 1, got {self.global_batch_size}")
-        _check(self.lr > 0 and self.puzzle_emb_lr >= 0, "lr", "lr must be > 0 and puzzle_emb_lr >= 0")
-        _check(self.max_steps is None or self.max_steps >= 1, "max_steps", f"must be >= 1, got {self.max_steps}")
-        _check(self.keep_last >= 1, "keep_last", f"must be >= 1, got {self.keep_last}")
-        _check(0.0 <= self.ema_rate < 1.0, "ema_rate", f"must be in [0, 1), got {self.ema_rate}")
-        _check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+        _check_ranges(self, "", _RANGES)
         if self.eval_interval is not None:
-            _check(self.eval_interval >= 1 and self.epochs % self.eval_interval == 0, "eval_interval",
+            _check(self.epochs % self.eval_interval == 0, "eval_interval",
                    f"must divide epochs={self.epochs}, got {self.eval_interval}")
+        _check(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
+               "device", f"expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
     def to_dict(self) -> dict:
         return dc.asdict(self)
@@ -160,6 +155,24 @@ class Config:
 def _check(ok: bool, key: str, msg: str):
     if not ok:
         raise ConfigError(f"{key}: {msg}")
+
+
+# Allowed ranges of the numeric fields (None, where a field may be None, is always allowed).
+_ONE, _NONNEG = (lambda v: v >= 1, ">= 1"), (lambda v: v >= 0, ">= 0")
+_POS, _UNIT, _HALF = (lambda v: v > 0, "> 0"), (lambda v: 0 <= v <= 1, "in [0, 1]"), (lambda v: 0 <= v < 1, "in [0, 1)")
+_ARCH_RANGES = {"H_cycles": _ONE, "L_cycles": _ONE, "L_layers": _ONE, "hidden_size": _ONE, "num_heads": _ONE,
+                "halt_max_steps": _ONE, "expansion": _POS, "rms_norm_eps": _POS, "rope_theta": _POS,
+                "halt_exploration_prob": _UNIT, "puzzle_emb_ndim": _NONNEG, "puzzle_emb_len": _NONNEG}
+_RANGES = {"global_batch_size": _ONE, "epochs": _ONE, "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
+           "lr_warmup_steps": _NONNEG, "beta1": _HALF, "beta2": _HALF, "weight_decay": _NONNEG,
+           "puzzle_emb_weight_decay": _NONNEG, "puzzle_emb_lr": _NONNEG, "ema_rate": _HALF, "max_steps": _ONE,
+           "checkpoint_every": _NONNEG, "keep_last": _ONE, "early_stop_patience": _NONNEG, "log_every": _ONE}
+
+
+def _check_ranges(obj, prefix: str, ranges: dict):
+    for k, (ok, want) in ranges.items():
+        v = getattr(obj, k)
+        _check(v is None or ok(v), prefix + k, f"must be {want}, got {v}")
 
 
 # ---------------------------------------------------------------- presets (original README runs)
@@ -364,6 +377,20 @@ def parse_value(key: str, raw: str, t):
     if t is str:
         return raw
     raise ConfigError(f"{key}: cannot parse values of type {t}")
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    """A nested config dict as {"arch.hidden_size": 512, …}."""
+    out = {}
+    for k, v in d.items():
+        out |= flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}
+    return out
+
+
+def diff(a, b) -> dict[str, tuple]:
+    """{dotted key: (a's value, b's value)} where two configs differ."""
+    fa, fb = flat(dc.asdict(a)), flat(dc.asdict(b))
+    return {k: (fa[k], fb[k]) for k in fa if fa[k] != fb[k]}
 
 
 def from_dict(cls, d: dict):

@@ -6,11 +6,15 @@ gloo on CPU; MPS when present and alone.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+from .config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,10 @@ class Dist:
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name != "auto":
-        return torch.device(name)
+        dev = torch.device(name)
+        if (dev.type == "cuda" and not torch.cuda.is_available()) or (dev.type == "mps" and not torch.backends.mps.is_available()):
+            raise ConfigError(f"device={name}: torch sees no such device on this machine; use device=cpu or auto")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     if torch.backends.mps.is_available():
@@ -39,6 +46,7 @@ def init(device: str = "auto") -> Dist:
     """Join the torchrun process group if there is one; return who we are and where we run."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return Dist(device=pick_device(device))
+    exit_with_parent()
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", 0))
     dev = pick_device(device, local)
@@ -47,6 +55,19 @@ def init(device: str = "auto") -> Dist:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=30))
     return Dist(rank, local, world, dev)
+
+
+def exit_with_parent():
+    """A torchrun worker ends when its torchrun is gone (killed with SIGKILL, say), instead of
+    holding its GPU until the process group's 30-minute timeout: it polls its parent once a second,
+    as ipykernel does."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def barrier(d: Dist):

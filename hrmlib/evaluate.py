@@ -188,7 +188,7 @@ def from_original(ck: Path, kv: dict, device) -> tuple:
 def main(argv=None) -> int:
     from . import config as C
     from .compat import CompatError
-    from .data import DataError, load_split
+    from .data import DataError, load_split, read_identifiers
     from .model import build, forward_dtype
     from .train import TrainError
     argv = sys.argv[1:] if argv is None else argv
@@ -206,28 +206,38 @@ def main(argv=None) -> int:
             model = model.to(d.device)
             split = load_split(Path(cfg.data_path), "test")
         else:
+            run = ck
             if not (ck / "state.pt").exists():
                 found = runs.checkpoints(ck)
                 if not found:
                     raise TrainError(f"checkpoint={ck}: no hrmlib checkpoint there (expected runs/<id>, step_<N>, or "
                                      f"an original checkpoint file)")
                 ck = found[-1]
-            state = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
-            cfg = C.apply(C.from_dict(C.Config, state["config"]), [f"{k}={v}" for k, v in kv.items()])
+            try:
+                state = runs.load_checkpoint(ck, dist.Dist(), "cpu")[0]
+            except runs.RunError as e:
+                good, _ = runs.usable(run) if run != ck else ([], [])
+                raise runs.RunError(f"{e}; " + (f"usable: {', '.join(g.name for g in good)} (pass checkpoint="
+                                                 f"{good[0]})" if good else "no other checkpoint to use")) from None
+            trained = C.from_dict(C.Config, state["config"])
+            cfg = C.apply(trained, [f"{k}={v}" for k, v in kv.items()])
             data = Path(cfg.data_path)
             split = load_split(data, "test")
-            runs.check_identifiers(state["identifiers"], json.loads((data / "identifiers.json").read_text()), ck)
+            runs.check_identifiers(state["identifiers"], read_identifiers(data), ck)
             model = build(cfg.arch, split.meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
             from .compat import load_checked
             load_checked(model, state["model"])
-            out = ck.parent.parent / "eval" / ck.name
+            # another dataset's evaluation goes beside, never over, the run's own eval/step_<N>
+            same = data.resolve() == Path(trained.data_path).resolve()
+            out = ck.parent.parent / "eval" / (ck.name if same else f"{ck.name}-{data.name}")
         out = Path(out_arg) if out_arg else out
         res = evaluate(model, split, cfg, d, out)
         if d.main:
             print(json.dumps(res, indent=2))
             print(f"written to {out}")
         return 0
-    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, FileNotFoundError) as e:
+    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, runs.RunError,
+            FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:

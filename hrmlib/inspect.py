@@ -426,8 +426,10 @@ def resolve_run(run: str = "") -> Path:
 
 
 def eval_dir(m: Loaded) -> Path:
-    """Where the trainer writes an evaluation of this checkpoint: <run>/eval/step_<N>/."""
-    return m.checkpoint.parent.parent / "eval" / m.checkpoint.name
+    """Where the trainer writes an evaluation of this checkpoint: <run>/eval/step_<N>/; on another
+    dataset than the run's, beside it: <run>/eval/step_<N>-<dataset>/ (as `hrmlib.evaluate`)."""
+    same = m.config is None or m.data_path is None or m.data_path.resolve() == _abs(m.config.data_path).resolve()
+    return m.checkpoint.parent.parent / "eval" / (m.checkpoint.name if same else f"{m.checkpoint.name}-{m.data_path.name}")
 
 
 def read_json(path) -> dict:

@@ -1,5 +1,9 @@
 """Launch training from a notebook: torchrun as a child process, its output streamed into the cell,
-a learning-curve figure redrawn as metrics.jsonl grows, and no orphan workers on interrupt.
+a learning-curve figure redrawn as metrics.jsonl grows, and no orphan workers whatever ends the
+launcher: `launch/notebook` → papermill → kernel → torchrun → workers is a chain in which each
+process dies with its parent (the kernel polls its parent, as ipykernel does; torchrun gets SIGTERM
+from the kernel's death through PR_SET_PDEATHSIG and stops its workers; a worker whose torchrun is
+gone exits, `hrmlib.dist.exit_with_parent`).
 
     from hrmlib.launch import torchrun
     run = torchrun("debug", ["data_path=data/sudoku-debug"], nproc=2)
@@ -17,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from .runs import ROOT, new_run_id
+from .config import ConfigError, parse_value
+from .runs import ROOT, RunError, new_run_id, prepare
 
 
 class TrainingFailed(RuntimeError):
@@ -94,7 +99,7 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
         env["OMP_NUM_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // nproc))
     print("$ " + shlex.join(cmd), flush=True)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1, start_new_session=True)
+                            text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     handle, last_plot = _display_handle(), 0.0
     try:
         sel = selectors.DefaultSelector()
@@ -117,6 +122,14 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
     if rc != 0:
         raise TrainingFailed(f"training exited with status {rc} (command: {shlex.join(cmd)}); see the output above")
     return run
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the process that started it dies (Linux; elsewhere
+    the kernel's KeyboardInterrupt path below still stops it)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _kill(proc: subprocess.Popen):
@@ -170,7 +183,7 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
             raise ValueError(f"{a!r} is not key=value; notebook parameters: {', '.join(declared)}")
         k, v = a.split("=", 1)
         if k in declared:
-            params[k] = _parse(v, declared[k]["inferred_type_name"])
+            params[k] = _parse(k, v, declared[k]["inferred_type_name"])
         else:
             extra.append(a)
     if extra:
@@ -180,6 +193,10 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
     preset = params.get("preset", declared.get("preset", {}).get("default", "run")).strip("'\"")
     # the executed copy goes into the run it trains (run_dir) or looks at (run), else a new one
     run = Path(params.get("run_dir") or params.get("run") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}"))
+    if "run_dir" in declared:  # a training notebook: refuse before its executed copy lands in another run
+        kv = dict(o.split("=", 1) for o in params.get("overrides", []) if "=" in o)
+        if "resume" not in kv and not parse_value("overwrite", kv.get("overwrite", "false"), bool):
+            prepare(run, resume=False, overwrite=False)
     run.mkdir(parents=True, exist_ok=True)
     if "run_dir" in declared:
         params["run_dir"] = str(run)
@@ -193,15 +210,14 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
     return run
 
 
-def _parse(v: str, typ: str):
-    """A notebook parameter's value from its declared type (papermill's inferred type name)."""
+def _parse(key: str, v: str, typ: str):
+    """A notebook parameter's value from its declared type (papermill's inferred type name), with
+    the config grammar's rules (a bool is true/false/1/0/yes/no/on/off, anything else an error)."""
     t = typ.replace(" ", "").lower()
-    if t == "int":
-        return int(v)
-    if t == "float":
-        return float(v)
+    if t in ("int", "float"):
+        return parse_value(key, v, int if t == "int" else float)
     if t == "bool":
-        return v.lower() in ("1", "true", "yes", "on")
+        return parse_value(key, v, bool)
     if t.startswith("list"):
         return [s.strip() for s in v.strip("[]").split(",") if s.strip()]
     return v
@@ -223,6 +239,9 @@ def main(argv=None) -> int:
         return 2
     try:
         run = run_notebook(argv[1], argv[2:])
+    except (RunError, ConfigError) as e:  # refused before anything ran
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except Exception as e:  # papermill's PapermillExecutionError carries the failing cell's traceback
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

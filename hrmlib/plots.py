@@ -1,7 +1,6 @@
 """Figures, each one call returning a matplotlib Figure. Notebooks show them; runs save them."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,8 +18,10 @@ def save(fig, path, dpi: int = 120) -> Path:
 
 
 def read_metrics(run) -> list[dict]:
+    """A run's metrics.jsonl rows; a line the trainer is still writing is left out."""
+    from .runs import read_jsonl
     p = Path(run) / "metrics.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+    return read_jsonl(p) if p.exists() else []
 
 
 def learning_curves(runs, smooth: int = 20):

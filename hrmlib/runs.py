@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .config import ConfigError
-from .dist import Dist, barrier
+from .dist import Dist, barrier, broadcast_object
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +33,92 @@ def atomic_write(path: Path, text: str):
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+class RunError(RuntimeError):
+    """A run directory that cannot be used as asked (another run in it, locked by a live trainer,
+    nothing to resume, damaged files): the message says what to do."""
+
+
+# What the trainer writes into a run directory. Anything else there (the executed notebook that
+# launched it, the user's notes) is never touched.
+RUN_ENTRIES = ("config.json", "env.json", "metrics.jsonl", "checkpoints", "eval", "tensorboard", "wandb",
+               "learning_curve.png")
+
+
+def prepare(run: Path, resume: bool, overwrite: bool):
+    """Two runs never mix in one directory: one holding a run is continued (`resume=`) or, with
+    `overwrite=true`, cleared of the trainer's files first; `resume=` needs a checkpoint."""
+    found = [n for n in RUN_ENTRIES if (run / n).exists()]
+    if resume:
+        if not checkpoints(run):
+            raise RunError(f"resume={run}: no checkpoint there, so nothing to resume from; start a new run "
+                           f"(without resume=), or start over in it with run_dir={run} overwrite=true")
+        return
+    if found and not overwrite:
+        raise RunError(f"run_dir={run} already holds a run ({', '.join(found)}); continue it with resume={run}, "
+                       f"start over in it with overwrite=true, or choose another run_dir")
+    for n in found:
+        shutil.rmtree(run / n) if (run / n).is_dir() else (run / n).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process nobody has reaped yet is a zombie: gone for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Lock:
+    """`<run>/.lock` while a trainer writes the run ({host, pid, started}): a second trainer on the
+    same directory is refused; a lock whose process is gone (same host) is taken over, saying so."""
+
+    def __init__(self, run: Path):
+        self.path = run / ".lock"
+        self.me = {"host": platform.node(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+    def __enter__(self):
+        tmp = self.path.with_name(f".lock.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.me))
+            for _ in range(3):
+                try:
+                    os.link(tmp, self.path)  # appears whole, or not at all (a kill never leaves it empty)
+                    return self
+                except FileExistsError:
+                    self._stale_or_raise()
+        except OSError as e:
+            raise RunError(f"cannot write the run directory {self.path.parent}: {e.strerror}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise RunError(f"could not take {self.path}; delete it if no trainer is running on this run")
+
+    def _stale_or_raise(self):
+        try:
+            other = json.loads(self.path.read_text())
+        except (OSError, ValueError):  # not written by a Lock
+            other = {"host": self.me["host"], "pid": -1, "started": "?"}
+        if other.get("host") == self.me["host"] and (other["pid"] < 0 or not _alive(other["pid"])):
+            print(f"taking over {self.path}: pid {other['pid']} (started {other.get('started')}) is no longer "
+                  f"running", flush=True)
+            self.path.unlink(missing_ok=True)
+            return
+        raise RunError(f"{self.path.parent} is being written by pid {other.get('pid')} on {other.get('host')} "
+                       f"(since {other.get('started')}); wait for it or stop it — if that process is gone, "
+                       f"delete {self.path}")
+
+    def __exit__(self, *exc):
+        try:
+            if json.loads(self.path.read_text()).get("pid") == self.me["pid"]:
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
 
 
 def env_info(d: Dist) -> dict:
@@ -92,15 +178,37 @@ class Metrics:
                 sink.log(nums, step=step)
 
     def truncate_after(self, step: int):
-        """On resume, drop lines logged after the checkpoint so the curve continues seamlessly."""
+        """On resume, drop lines logged after the checkpoint so the curve continues seamlessly. A
+        torn last line (a kill mid-write) is dropped, saying so; a bad line elsewhere is an error."""
         if not (self.enabled and self.path.exists()):
             return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        rows = read_jsonl(self.path, torn_ok=True)
+        keep = [json.dumps(r) for r in rows if r["step"] <= step]
         atomic_write(self.path, "".join(ln + "\n" for ln in keep))
 
     def close(self):
         for kind, sink in self.sinks:
             (sink.close if kind == "tb" else sink.finish)()
+
+
+def read_jsonl(path: Path, torn_ok: bool = False) -> list[dict]:
+    """Rows of a metrics.jsonl. Its last line may be torn — cut by a kill mid-write, or still being
+    written by a running trainer: it is skipped (with `torn_ok`, saying so). A bad line elsewhere
+    is a RunError naming its line number."""
+    lines = path.read_text().split("\n")
+    rows = []
+    for i, ln in enumerate(lines, 1):
+        if not ln.strip():
+            continue
+        try:
+            rows.append(json.loads(ln))
+        except json.JSONDecodeError as e:
+            if i == len(lines):  # no newline after it: the write never finished
+                if torn_ok:
+                    print(f"{path}: dropped a torn last line (a write cut short): {ln[:60]!r}", flush=True)
+                break
+            raise RunError(f"{path}: line {i} is not valid JSON ({e.msg}); remove or repair that line") from None
+    return rows
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -149,10 +257,81 @@ def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist
     return final
 
 
+def finite(*trees) -> bool:
+    """Every floating tensor in nested dicts/lists is finite (what a checkpoint may hold)."""
+    def walk(x):
+        if isinstance(x, torch.Tensor):
+            return not x.is_floating_point() or bool(torch.isfinite(x).all())
+        if isinstance(x, dict):
+            return all(walk(v) for v in x.values())
+        if isinstance(x, (list, tuple)):
+            return all(walk(v) for v in x)
+        return True
+    return all(walk(t) for t in trees)
+
+
+def _load(path: Path, device=None):
+    try:
+        return torch.load(path, map_location=device or "cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or garbled file: zip, pickle and EOF errors alike
+        raise RunError(f"{path} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+
+
+def usable(run: Path) -> tuple[list[Path], list[str]]:
+    """(checkpoints whose state.pt loads, newest first; one line per damaged one)."""
+    good, bad = [], []
+    for ck in reversed(checkpoints(run)):
+        try:
+            _load(ck / "state.pt")
+            good.append(ck)
+        except RunError as e:
+            bad.append(str(e))
+    return good, bad
+
+
 def load_checkpoint(path: Path, d: Dist, device) -> tuple[dict, dict]:
-    state = torch.load(path / "state.pt", map_location=device, weights_only=True)
+    state = _load(path / "state.pt", device)
     rank_file = path / f"rank{d.rank}.pt"
     if not rank_file.exists():
-        raise FileNotFoundError(f"{path} was written by {state['world_size']} processes; resume it with the "
-                                f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")
-    return state, torch.load(rank_file, map_location=device, weights_only=True)
+        raise RunError(f"{path} was written by {state['world_size']} processes; resume it with the "
+                       f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")
+    return state, _load(rank_file, device)
+
+
+def set_aside_after(run: Path, step: int) -> Path | None:
+    """Rewinding to `step`: later checkpoints belong to the abandoned continuation. They are moved
+    (not deleted) to checkpoints/rewound-<time>/, where `resume=` no longer sees them."""
+    later = [ck for ck in checkpoints(run) if int(ck.name[5:]) > step]
+    if not later:
+        return None
+    aside = run / "checkpoints" / f"rewound-{time.strftime('%Y%m%d-%H%M%S')}-from-step_{step}"
+    aside.mkdir()
+    for ck in later:
+        os.replace(ck, aside / ck.name)
+    print(f"rewound to step {step}: {', '.join(ck.name for ck in later)} moved to {aside}", flush=True)
+    return aside
+
+
+def load_latest(run: Path, d: Dist, device, at: Path | None = None) -> tuple[Path, dict, dict]:
+    """The newest checkpoint (or `at`) every file of which loads; damaged ones are skipped, saying
+    so. Rank 0 decides, so every process resumes from the same one."""
+    choice = None
+    if d.main:
+        for ck in [at] if at else reversed(checkpoints(run)):
+            try:
+                state = _load(ck / "state.pt")
+                for r in range(state["world_size"]):
+                    _load(ck / f"rank{r}.pt") if (ck / f"rank{r}.pt").exists() else None
+                choice = str(ck)
+                break
+            except RunError as e:
+                print(f"warning: {e}; trying the checkpoint before it", flush=True)
+    choice = broadcast_object(choice, d)
+    if d.main and choice:
+        print(f"resuming from {choice}", flush=True)
+    if choice is None:
+        raise RunError(f"resume={run}: no checkpoint there loads (all damaged); start over with run_dir={run} "
+                       f"overwrite=true")
+    return Path(choice), *load_checkpoint(Path(choice), d, device)

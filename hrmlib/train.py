@@ -5,6 +5,7 @@
     torchrun --standalone --nproc-per-node 8 -m hrmlib.train sudoku_extreme_1k data_path=data/sudoku-extreme-1k-aug-1000
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m hrmlib.train arc1
     python -m hrmlib.train resume=runs/<id> [max_steps=N]        # continue a killed run exactly
+    python -m hrmlib.train resume=runs/<id>/checkpoints/step_N resume_changes=true lr=…  # rewind to a checkpoint
 
 Carry training as the original: the ACT carry persists across batches, a slot whose puzzle halted
 takes the batch's row at its index, running slots drop theirs, and every call is one optimizer
@@ -20,7 +21,7 @@ import math
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from tqdm import tqdm
 from . import config as C
 from . import dist, runs
 from .compat import CompatError, load_checked, to_ours
-from .data import DataError, TrainSampler, load_split, local_slice, to_torch
+from .data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
 from .ema import EMA
 from .evaluate import evaluate
 from .losses import act_loss
@@ -62,22 +63,41 @@ class Progress:
     history: list = field(default_factory=list)
 
 
-def resolve_config(argv: list[str]) -> tuple[str, C.Config]:
-    """`PRESET key=value …`, or just `resume=RUN key=value …` (the run's saved config is the base)."""
+# Overrides a resume may carry without changing what is trained; anything else needs resume_changes=true.
+RESUME_SAFE = {"max_steps", "checkpoint_every", "keep_last", "log_every", "early_stop_patience", "tensorboard",
+               "wandb", "device", "compile", "eval_halting", "resume", "run_dir", "resume_changes", "overwrite"}
+
+
+def resolve_config(argv: list[str]) -> tuple[str, C.Config, dict]:
+    """`PRESET key=value …`, or `resume=RUN key=value …` (the run's saved config is the base).
+    Returns (preset, config, the saved config.json's history plus this resume's changes)."""
     preset, over = (argv[0], argv[1:]) if argv and "=" not in argv[0] else (None, argv)
     resume = next((o.split("=", 1)[1] for o in over if o.startswith("resume=")), None)
-    if resume:
-        path = Path(resume) / "config.json"
-        if not path.is_file():
-            raise C.ConfigError(f"resume={resume}: no config.json there; expected a run directory runs/<id>")
-        saved = json.loads(path.read_text())
-        base = C.from_dict(C.Config, saved["config"])
-        cfg = C.apply(base, [o for o in over if not o.startswith("resume=")] + [f"resume={resume}"])
-        return saved["preset"], C.apply(cfg, [f"run_dir={resume}"])
-    if preset is None:
-        raise C.ConfigError(f"give a preset first: python -m hrmlib.train PRESET [key=value …]; presets: "
-                            f"{', '.join(C.PRESETS)}")
-    return preset, C.load(preset, over)
+    if not resume:
+        if preset is None:
+            raise C.ConfigError(f"give a preset first: python -m hrmlib.train PRESET [key=value …]; presets: "
+                                f"{', '.join(C.PRESETS)}")
+        return preset, C.load(preset, over), {"history": [], "changes": {}, "at": None}
+    at = None
+    if (Path(resume) / "state.pt").exists():  # one checkpoint of a run: rewind to it (later steps are redone)
+        at, resume = Path(resume), str(Path(resume).parent.parent)
+        over = [o for o in over if not o.startswith("resume=")] + [f"resume={resume}"]
+    path = Path(resume) / "config.json"
+    if not path.is_file():
+        raise runs.RunError(f"resume={resume}: no config.json there; expected a run directory runs/<id>")
+    saved = json.loads(path.read_text())
+    base = C.from_dict(C.Config, saved["config"])
+    cfg = C.apply(base, [o for o in over if not o.startswith("resume=")] + [f"resume={resume}", f"run_dir={resume}"])
+    changes = {k: v for k, v in C.diff(base, cfg).items() if k not in ("resume", "run_dir")}
+    risky = {k: v for k, v in changes.items() if k not in RESUME_SAFE}
+    if "global_batch_size" in risky:
+        raise C.ConfigError("global_batch_size cannot change on resume: each process's ACT carry holds "
+                            "global_batch_size / processes rows; start a new run with init_from= instead")
+    if risky and not cfg.resume_changes:
+        listed = ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in risky.items())
+        raise C.ConfigError(f"resume={resume}: these overrides change what is trained: {listed}; resume without "
+                            f"them, or pass resume_changes=true to apply them anyway (recorded in config.json)")
+    return saved["preset"], cfg, {"history": saved.get("history", []), "changes": changes, "at": at}
 
 
 def total_steps(cfg: C.Config, meta) -> int:
@@ -128,40 +148,43 @@ def train_row(v: torch.Tensor, gbs: int, continue_loss: bool = True) -> dict:
 
 def main(argv=None) -> int:
     try:
-        return train(sys.argv[1:] if argv is None else argv)
-    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch) as e:
+        with ExitStack() as cleanup:  # the run directory's lock is released on every way out
+            return train(sys.argv[1:] if argv is None else argv, cleanup)
+    except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, runs.RunError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
     finally:
         dist.close()
 
 
-def train(argv: list[str]) -> int:
-    preset, cfg = resolve_config(argv)
+def train(argv: list[str], cleanup: ExitStack) -> int:
+    preset, cfg, record = resolve_config(argv)
     d = dist.init(cfg.device)
     data = Path(cfg.data_path)
     train_split, test_split = load_split(data, "train"), load_split(data, "test")
-    identifiers = json.loads((data / "identifiers.json").read_text())
+    identifiers = read_identifiers(data)
     meta = train_split.meta
     if cfg.global_batch_size % d.world:
         raise C.ConfigError(f"global_batch_size={cfg.global_batch_size} must divide by the {d.world} processes")
     B = cfg.global_batch_size // d.world
-
-    run = Path(cfg.run_dir or runs.ROOT / "runs" / runs.new_run_id(preset))
-    run = Path(dist.broadcast_object(str(run), d))
-    if d.main:
-        run.mkdir(parents=True, exist_ok=True)
-        runs.atomic_write(run / "config.json", json.dumps({"preset": preset, "config": cfg.to_dict()}, indent=2))
-        runs.atomic_write(run / "env.json", json.dumps(runs.env_info(d), indent=2))
-
+    total = total_steps(cfg, meta)
+    if total < 1:
+        raise C.ConfigError(f"global_batch_size={cfg.global_batch_size} is more than the {cfg.epochs} epoch(s) of "
+                            f"{meta.total_groups} puzzle groups in {data} hold, so no step is planned; lower it")
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build(cfg.arch, meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
     opts = make_optimizers(model, cfg)
+    if cfg.init_from and not cfg.resume:
+        load_weights(model, cfg.init_from, identifiers)
+
+    # Everything is checked: only now is anything written. One trainer per run directory (the lock).
+    run = Path(dist.broadcast_object(str(cfg.run_dir or runs.ROOT / "runs" / runs.new_run_id(preset)), d))
+    open_run(run, cfg, d, cleanup)
+
     explore_gen = torch.Generator().manual_seed(cfg.seed + 1)  # global-batch exploration draws
     prog, carry, state = Progress(), None, {}
-    if cfg.resume and runs.checkpoints(run):
-        ckpt = runs.checkpoints(run)[-1]
-        state, mine = runs.load_checkpoint(ckpt, d, d.device)
+    if cfg.resume:
+        ckpt, state, mine = runs.load_latest(run, d, d.device, record["at"])
         runs.check_identifiers(state["identifiers"], identifiers, ckpt)
         load_checked(model, state["model"])  # the average, when the run keeps one
         for o, s in zip(opts, state["opts"]):
@@ -170,8 +193,15 @@ def train(argv: list[str]) -> int:
         explore_gen.set_state(state["explore_rng"])
         torch.set_rng_state(mine["torch_rng"])
         carry = Carry(**mine["carry"]) if mine["carry"] else None
-    elif cfg.init_from:
-        load_weights(model, cfg.init_from, identifiers)
+        if record["at"] and d.main:
+            runs.set_aside_after(run, prog.step)
+        if record["changes"]:  # what this resume changed, and from which step (config.json's history)
+            record["history"].append({"step": prog.step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                      "changes": {k: list(v) for k, v in record["changes"].items()}})
+    if d.main:  # the action flags are not part of the run's config: a later resume must ask again
+        saved = C.apply(cfg, ["resume_changes=false", "overwrite=false"])
+        runs.atomic_write(run / "config.json", json.dumps({"preset": preset, "config": saved.to_dict(),
+                                                           "history": record["history"]}, indent=2))
     ema = EMA(model, cfg.ema_rate, cfg.ema_warmup) if cfg.ema else None  # its shadow: the weights loaded (a checkpoint's average)
     if "raw_params" in state:  # the weights training continues from, saved beside the average
         model.load_state_dict(state["raw_params"], strict=False)
@@ -180,10 +210,10 @@ def train(argv: list[str]) -> int:
     use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
     fwd = torch.compile(ddp, dynamic=False) if use_compile else ddp
 
-    total = total_steps(cfg, meta)
-    stop_at = min(total, cfg.max_steps or total)
     iters = cfg.epochs // (cfg.eval_interval or cfg.epochs)
     sampler = TrainSampler(train_split, cfg.global_batch_size, cfg.seed, cfg.eval_interval or cfg.epochs)
+    # the original's count drives the lr schedule; the loader yields fewer when it drops partial batches
+    stop_at = min(sampler.steps(iters) or total, cfg.max_steps or total)
     log = runs.Metrics(run, cfg, d.main)
     log.truncate_after(prog.step)
     if d.main:
@@ -202,6 +232,9 @@ def train(argv: list[str]) -> int:
                                                    "num_puzzle_identifiers": meta.num_puzzle_identifiers}}
         if ema:
             state["raw_params"] = {n: p.detach() for n, p in zip(ema.names, ema.params)}
+        if not runs.finite(state["model"], state["opts"], state.get("raw_params", {})):
+            raise TrainError(f"the weights or optimizer state hold inf/NaN after step {prog.step}: not "
+                             f"checkpointed. {good_checkpoints(run, prog)}")
         mine = {"carry": vars(carry) if carry is not None else None, "torch_rng": torch.get_rng_state()}
         runs.save_checkpoint(run, prog.step, state, mine, d, cfg.keep_last, prog.best_step)
 
@@ -230,10 +263,8 @@ def train(argv: list[str]) -> int:
         (terms["total"] * (d.world / cfg.global_batch_size)).backward()  # DDP averages: global mean
         v = reduce_metrics(m, carry, terms, d)
         if not math.isfinite(v[-1].item()):
-            last = runs.checkpoints(run)
-            raise TrainError(f"loss became {v[-1].item()} at step {prog.step + 1}; no update was applied. Last "
-                             f"good checkpoint: {last[-1] if last else 'none'}. Try a lower lr or "
-                             f"arch.forward_dtype=float32.")
+            raise TrainError(f"loss became {v[-1].item()} at step {prog.step + 1}; no update was applied. "
+                             f"{good_checkpoints(run, prog)} (or arch.forward_dtype=float32)")
         prog.step, prog.k = prog.step + 1, prog.k + 1
         lrs = set_lr(opts, prog.step, total, cfg)
         for o in opts:
@@ -266,6 +297,38 @@ def train(argv: list[str]) -> int:
     if d.main:
         print(f"done: {prog.step} steps; run directory {run}", flush=True)
     return 0
+
+
+def good_checkpoints(run: Path, prog: Progress) -> str:
+    """Where to go back to after a divergence: the newest checkpoint (every one was checked finite
+    when written) and the best evaluated one, which usually predates the divergence."""
+    found = runs.checkpoints(run)
+    if not found:
+        return "There is no checkpoint yet: start again with a lower lr."
+    best = run / "checkpoints" / f"step_{prog.best_step}"
+    also = f"; the best evaluated one: {best}" if prog.best_step and best.exists() and best != found[-1] else ""
+    return (f"Last good checkpoint: {found[-1]}{also}. Resume from one with a lower lr: python -m hrmlib.train "
+            f"resume={best if also else found[-1]} resume_changes=true lr=…")
+
+
+def open_run(run: Path, cfg: C.Config, d: dist.Dist, cleanup: ExitStack):
+    """Rank 0 creates and locks the run directory and checks it may be used as asked; a refusal
+    reaches every rank (none waits at a barrier for a peer that gave up)."""
+    err = None
+    if d.main:
+        try:
+            try:
+                run.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise runs.RunError(f"cannot create run_dir={run}: {e.strerror}") from None
+            cleanup.enter_context(runs.Lock(run))
+            runs.prepare(run, bool(cfg.resume), cfg.overwrite)
+            runs.atomic_write(run / "env.json", json.dumps(runs.env_info(d), indent=2))
+        except runs.RunError as e:
+            err = str(e)
+    err = dist.broadcast_object(err, d)
+    if err:
+        raise runs.RunError(err)
 
 
 def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, checkpoint, ema=None) -> bool:

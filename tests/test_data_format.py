@@ -73,8 +73,8 @@ def test_failed_write_leaves_old_dataset_and_no_temp(tmp_path):
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = tiny_split()
     bad.puzzle_indices = bad.puzzle_indices[:-1]  # inconsistent CSR: validation fails after writing
-    with pytest.raises(DataError):
-        write_dataset(out, {"train": bad}, ["<blank>"])
+    with pytest.raises(DataError, match="train"):
+        write_dataset(out, {"train": bad}, ["<blank>"], overwrite=True)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
     with pytest.raises(DataError):

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from .format import DataError, Metadata, Split, Summary, load_split, validate, write_dataset
+from .format import DataError, Metadata, Split, Summary, load_split, read_identifiers, validate, write_dataset
 
 TASKS = ("sudoku", "maze", "arc")
 
@@ -35,5 +35,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DataError", "Metadata", "Split", "Summary", "load_split", "validate", "write_dataset", "build",
+__all__ = ["DataError", "Metadata", "Split", "Summary", "load_split", "read_identifiers", "validate", "write_dataset", "build",
            "TrainSampler", "PuzzleIterable", "eval_batches", "local_slice", "to_torch"]

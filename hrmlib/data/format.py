@@ -85,16 +85,45 @@ def make_split(inputs, labels, puzzle_identifiers, puzzle_indices, group_indices
                  np.asarray(puzzle_identifiers, np.int32), pi, np.asarray(group_indices, np.int32))
 
 
+# What a dataset directory holds: anything else there is the user's, and is never replaced.
+DATASET_ENTRIES = {"identifiers.json", "train", "test", "augmentations.json"}
+
+
+def check_output(out_dir, overwrite: bool = False) -> Path:
+    """The output directory may be new or empty, or — with `overwrite` — an existing dataset.
+    Anything else (a folder of other files, the working directory) is refused before any work."""
+    out = Path(out_dir).resolve()
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise DataError(f"--output-dir {out_dir}: a file is there, not a directory; choose another --output-dir")
+    items = sorted(p.name for p in out.iterdir())
+    if not items:
+        return out
+    if (out / "identifiers.json").is_file() and set(items) <= DATASET_ENTRIES:
+        if not overwrite:
+            raise DataError(f"--output-dir {out_dir} already holds a dataset; pass --overwrite to replace it "
+                            f"(the new one is swapped in only once complete), or choose another --output-dir")
+        return out
+    shown = ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+    raise DataError(f"--output-dir {out_dir} is not empty and not a dataset (it holds {shown}); nothing was "
+                    f"changed: choose a new or empty directory")
+
+
 def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
-                  extra_files: Optional[dict[str, str]] = None) -> Path:
+                  extra_files: Optional[dict[str, str]] = None, overwrite: bool = False) -> Path:
     """Write everything into a temporary sibling directory, then rename it to `out_dir`.
 
     A crash or error leaves no half-written dataset: either the old `out_dir` or the new one.
-    `extra_files` maps relative paths to text (e.g. ARC's augmentations.json).
+    `extra_files` maps relative paths to text (e.g. ARC's augmentations.json). `out_dir` must be
+    new, empty, or (with `overwrite`) a dataset: `check_output`.
     """
-    out = Path(out_dir).resolve()
+    out = check_output(out_dir, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700: a dataset on shared storage must be readable
     try:
         (tmp / "identifiers.json").write_text(json.dumps(identifiers))
         for name, split in splits.items():
@@ -116,6 +145,18 @@ def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def read_identifiers(path) -> list[str]:
+    """A dataset's identifiers.json: the puzzle identifier names, index = id."""
+    f = Path(path) / "identifiers.json"
+    if not f.is_file():
+        _fail(f, "missing file (every dataset has one, naming its puzzle identifiers); build the dataset with "
+                 "python -m hrmlib.data, or point data_path at one")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        _fail(f, f"not valid JSON ({e})")
 
 
 def _fail(path: Path, msg: str):

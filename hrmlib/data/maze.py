@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .dihedral import dihedral
-from .format import DataError, Summary, make_split, write_dataset
+from .format import DataError, Summary, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv
 
 CHARSET = "# SGo"  # token = 1 + position
@@ -167,9 +167,11 @@ def load_source(source: str, seed: int, gen_count: int, gen_test_count: int, gen
 
 def build(output_dir, source: str = DEFAULT_SOURCE, aug: bool = False, subsample_size: Optional[int] = None,
           seed: int = 0, gen_count: int = 1000, gen_test_count: int = 1000, gen_size: int = 30,
-          gen_min_path_len: int = 110, gen_loop_prob: float = 0.05, progress: bool = True) -> Summary:
+          gen_min_path_len: int = 110, gen_loop_prob: float = 0.05, progress: bool = True,
+          overwrite: bool = False) -> Summary:
     """Build a Maze dataset in the original format; returns the printed summary."""
     t0 = time.time()
+    check_output(output_dir, overwrite)
     data = load_source(source, seed, gen_count, gen_test_count, gen_size, gen_min_path_len, gen_loop_prob, progress)
     rng = np.random.default_rng(seed)
     splits = {}
@@ -185,5 +187,5 @@ def build(output_dir, source: str = DEFAULT_SOURCE, aug: bool = False, subsample
         m = len(x)
         splits[split] = make_split(x, y, np.zeros(m, np.int32), np.arange(m + 1), np.arange(0, m + 1, k),
                                    vocab_size=6, num_puzzle_identifiers=1)
-    out = write_dataset(output_dir, splits, ["<blank>"])
+    out = write_dataset(output_dir, splits, ["<blank>"], overwrite=overwrite)
     return Summary.of("maze", out, splits, seconds=time.time() - t0)

@@ -78,6 +78,15 @@ class TrainSampler:
     def num_batches(self, it: int) -> int:
         return len(self.plan(it))
 
+    def steps(self, iterations: int) -> int | None:
+        """Global batches over `iterations` iterations, when that is cheap to know exactly: with one
+        example per puzzle (Sudoku, Maze) every iteration has floor(epochs · groups / batch) of
+        them (the incomplete last batch is dropped, as in the original). None otherwise (ARC)."""
+        d = self.data
+        if (np.diff(d.puzzle_indices) != 1).any():
+            return None
+        return iterations * (self.epochs * d.num_groups // self.batch)
+
     def iteration(self, it: int, start: int = 0) -> Iterator[dict]:
         """Global batches {inputs, labels, puzzle_identifiers} (int32 numpy) of iteration `it`."""
         for rows in self.plan(it)[start:]:

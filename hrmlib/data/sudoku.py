@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import solver
-from .format import DataError, Summary, make_split, write_dataset
+from .format import DataError, Summary, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv, read_lines
 
 SOURCES = ("hf", "csv", "lines", "generate")
@@ -175,12 +175,13 @@ def load_source(source: str, seed: int, test_fraction: float, gen_count: int, ge
 def build(output_dir, source: str = DEFAULT_SOURCE, subsample_size: Optional[int] = None,
           min_difficulty: Optional[int] = None, num_aug: int = 0, seed: int = 0, legacy_rng: bool = False,
           test_fraction: float = 0.1, gen_count: int = 1000, gen_test_count: int = 200, gen_clues=26,
-          progress: bool = True) -> Summary:
+          progress: bool = True, overwrite: bool = False) -> Summary:
     """Build a Sudoku dataset in the original format; returns the printed summary. `gen_clues`: a
     number of givens, or a list / range (`"40,60"`, `"35-60"`) for a graded mix. Every puzzle's
     givens are in its input (81 − blanks): notebooks group by them (`Trace.difficulty`), and the
     summary lists how many puzzles of each split have how many givens."""
     t0 = time.time()
+    check_output(output_dir, overwrite)  # before any work: refuse a folder that is not ours
     rejected: dict = {}
     data = load_source(source, seed, test_fraction, gen_count, gen_test_count, gen_clues, min_difficulty,
                        progress, rejected)
@@ -202,7 +203,7 @@ def build(output_dir, source: str = DEFAULT_SOURCE, subsample_size: Optional[int
         n = len(x)
         splits[split] = make_split(x + 1, y + 1, np.zeros(n, np.int32), np.arange(n + 1),
                                    np.arange(0, n + 1, 1 + k), vocab_size=11, num_puzzle_identifiers=1)
-    out = write_dataset(output_dir, splits, ["<blank>"])
+    out = write_dataset(output_dir, splits, ["<blank>"], overwrite=overwrite)
     notes = [_givens(k, v.inputs) for k, v in splits.items()]
     return Summary.of("sudoku", out, splits, rejected=rejected, notes=notes, seconds=time.time() - t0)
 
