@@ -214,7 +214,7 @@ def main(argv=None) -> int:
                                      f"an original checkpoint file)")
                 ck = found[-1]
             try:
-                state = runs.load_checkpoint(ck, dist.Dist(), "cpu")[0]
+                state = runs.load_state(ck)
             except runs.RunError as e:
                 good, _ = runs.usable(run) if run != ck else ([], [])
                 raise runs.RunError(f"{e}; " + (f"usable: {', '.join(g.name for g in good)} (pass checkpoint="
@@ -239,6 +239,9 @@ def main(argv=None) -> int:
     except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, runs.RunError,
             FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # out= (or the run) cannot be written
+        print(f"error: {e.filename}: {e.strerror}; choose a writable out=DIR", file=sys.stderr)
         return 2
     finally:
         dist.close()

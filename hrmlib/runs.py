@@ -279,6 +279,11 @@ def _load(path: Path, device=None):
         raise RunError(f"{path} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
 
 
+def load_state(ck: Path) -> dict:
+    """A checkpoint's state.pt (weights, config, identifiers) on the CPU; RunError when damaged."""
+    return _load(ck / "state.pt")
+
+
 def usable(run: Path) -> tuple[list[Path], list[str]]:
     """(checkpoints whose state.pt loads, newest first; one line per damaged one)."""
     good, bad = [], []

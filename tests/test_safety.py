@@ -69,6 +69,7 @@ def test_builder_never_deletes_a_folder_that_is_not_a_dataset(tmp_path):
     one_line_error(data_cli("sudoku", "--output-dir", ".", *SMALL, cwd=d), "--output-dir . is not empty")
     assert sorted(p.name for p in d.iterdir()) == ["notes.txt"] and (d / "notes.txt").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary left either
+    one_line_error(data_cli("sudoku", "--output-dir", d / "notes.txt" / "ds", *SMALL), "cannot be created under")
 
 
 def test_builder_replaces_a_dataset_only_when_asked(tmp_path):

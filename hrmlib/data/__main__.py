@@ -74,6 +74,9 @@ def main(argv=None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output location that cannot be written
+        print(f"error: {e.filename}: {e.strerror}; choose a writable --output-dir", file=sys.stderr)
+        return 2
     return 0
 
 

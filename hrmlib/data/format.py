@@ -94,6 +94,12 @@ def check_output(out_dir, overwrite: bool = False) -> Path:
     Anything else (a folder of other files, the working directory) is refused before any work."""
     out = Path(out_dir).resolve()
     if not out.exists():
+        above = out.parent
+        while not above.exists():
+            above = above.parent
+        if not above.is_dir() or not os.access(above, os.W_OK):
+            raise DataError(f"--output-dir {out_dir}: cannot be created under {above} (not a writable directory); "
+                            f"choose another --output-dir")
         return out
     if not out.is_dir():
         raise DataError(f"--output-dir {out_dir}: a file is there, not a directory; choose another --output-dir")
