@@ -7,7 +7,7 @@ PY    := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 NB_EXTRA := --extra-keys "metadata.papermill cell.metadata.papermill metadata.language_info"
 
-.PHONY: install test demo strip clean-venv
+.PHONY: install test test-fast demo strip clean-venv
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	shopt -s nullglob; nbs=(notebooks/*.ipynb); if [ $${#nbs[@]} -gt 0 ]; then $(PY) -m nbstripout --verify $(NB_EXTRA) "$${nbs[@]}"; fi
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# While working: the suite without the slow tests (real kills, signals, multi-process runs, notebooks, browser).
+test-fast: install
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow and not browser" tests
 
 # The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
 # PRESET: demo (a TRM, the default) or demo_hrm (the HRM demo).

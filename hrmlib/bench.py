@@ -19,21 +19,36 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
 
 from . import config as C
-from .layers import swiglu_width
-from .evaluate import refill
-from .losses import act_loss
 from .model import build, forward_dtype
-from .optim import make_optimizers
+from .model.layers import swiglu_width
+from .model.losses import act_loss
 from .runs import atomic_write
+from .train.evaluate import refill
+from .train.optim import make_optimizers
 
-DEFAULTS = {"batch": 32, "seq_len": 81, "vocab": 11, "puzzle_ids": 1, "device": "cpu", "compile": "false",
-            "warmup": 3, "repeats": 10, "modes": "train,eval", "dtype": "auto", "out": "", "stream": 4}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to measure, set with the same key=value grammar as the config (the other keys are config overrides)."""
+    batch: int = 32  # rows per train step / eval batch
+    seq_len: int = 81  # grid tokens of the random puzzles (81 Sudoku, 900 Maze/ARC)
+    vocab: int = 11  # token vocabulary of the random puzzles
+    puzzle_ids: int = 1  # puzzle identifiers in the random batch
+    device: str = "cpu"  # cpu, cuda, cuda:N, mps
+    compile: bool = False  # torch.compile the model
+    warmup: int = 3  # untimed calls first
+    repeats: int = 10  # timed calls (the median is reported)
+    modes: str = "train,eval"  # comma-separated: train, eval, eval_q, matmul
+    dtype: str = "auto"  # forward dtype (auto: the config's)
+    out: str = ""  # write the rows as JSON here
+    stream: int = 4  # eval_q: batches' worth of puzzles streamed through the slots
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
@@ -70,15 +85,14 @@ def _sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
+def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
     cfg = C.load(preset, overrides)
-    compiled = C.parse_value("compile", str(opts["compile"]), bool)  # a typo is an error, not "eager"
-    dev = torch.device(opts["device"])
-    dtype = forward_dtype(opts["dtype"] if opts["dtype"] != "auto" else cfg.arch.forward_dtype, dev.type)
-    B, S, V, N = (int(opts[k]) for k in ("batch", "seq_len", "vocab", "puzzle_ids"))
+    dev = torch.device(opts.device)
+    dtype = forward_dtype(opts.dtype if opts.dtype != "auto" else cfg.arch.forward_dtype, dev.type)
+    B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
     torch.manual_seed(0)
     model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
-    fwd = torch.compile(model, dynamic=False) if compiled else model
+    fwd = torch.compile(model, dynamic=False) if opts.compile else model
     opt = make_optimizers(model, replace(cfg, global_batch_size=B))
     g = torch.Generator().manual_seed(0)
     batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
@@ -86,7 +100,7 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
              "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32).to(dev)}
     S_all = S + model.P
     out_rows = []
-    for mode in opts["modes"].split(","):
+    for mode in opts.modes.split(","):
         state = {"carry": model.initial_carry(batch)}
 
         def train_step():
@@ -114,7 +128,7 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
         def matmul():
             torch.mm(*mm, out=mm_out)
 
-        n_q = B * int(opts["stream"])
+        n_q = B * opts.stream
         n_mm = 8192 if dev.type == "cuda" else 1024
         if mode == "matmul":
             mm = [torch.randn(n_mm, n_mm, generator=g).to(dev, dtype) for _ in range(2)]
@@ -126,12 +140,12 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()
-        for _ in range(int(opts["warmup"])):
+        for _ in range(opts.warmup):
             fn()
         _sync(dev)
         warm_s = time.perf_counter() - t_first
         times = []
-        for _ in range(int(opts["repeats"])):
+        for _ in range(opts.repeats):
             t = time.perf_counter()
             fn()
             _sync(dev)
@@ -142,7 +156,7 @@ def measure(preset: str, overrides: list[str], opts: dict) -> list[dict]:
             fl *= state["calls"] / cfg.arch.halt_max_steps
         out_rows.append({
             "preset": preset, "overrides": overrides, "mode": mode, "batch": B, "seq_len": S, "device": str(dev),
-            "dtype": str(dtype).removeprefix("torch."), "compile": compiled,
+            "dtype": str(dtype).removeprefix("torch."), "compile": opts.compile,
             "ms": med * 1e3, "ms_min": min(times) * 1e3,
             "per_s": (n_q if mode == "eval_q" else 1 if mode == "matmul" else B) / med,
             "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,
@@ -165,22 +179,21 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or "=" in argv[0]:
-        print(__doc__, file=sys.stderr)
-        return 2
-    opts, over = dict(DEFAULTS), []
-    for a in argv[1:]:
-        k, _, v = a.partition("=")
-        (opts.__setitem__(k, v) if k in DEFAULTS else over.append(a))
+    if not argv or "=" in argv[0] or {"-h", "--help"} & set(argv):
+        print(__doc__ + "\noptions:\n" + C.describe(Options()), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    names = {f.name for f in fields(Options)}
+    mine = [a for a in argv[1:] if a.partition("=")[0] in names]
     try:
-        rows = measure(argv[0], over, opts)
+        opts = C.apply(Options(), mine)  # strict types: compile=ture is an error, not "eager"
+        rows = measure(argv[0], [a for a in argv[1:] if a not in mine], opts)
     except C.ConfigError as e:
-        hint = f" (bench options: {', '.join(DEFAULTS)})" if "unknown key" in str(e) else ""
+        hint = f" (bench options: {', '.join(sorted(names))})" if "unknown key" in str(e) else ""
         print(f"error: {e}{hint}", file=sys.stderr)
         return 2
     print(table(rows))
-    if opts["out"]:
-        atomic_write(Path(opts["out"]), json.dumps(rows, indent=2))
+    if opts.out:
+        atomic_write(Path(opts.out), json.dumps(rows, indent=2))
     return 0
 
 

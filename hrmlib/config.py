@@ -1,4 +1,4 @@
-"""Typed configs, presets and the one `key=value` override grammar shared by CLI and papermill.
+"""Typed configs and presets; overrides use the one `key=value` grammar (`hrmlib.grammar`).
 
     from hrmlib.config import load
     cfg = load("sudoku_extreme_1k", ["lr=1e-4", "arch.H_cycles=3"])
@@ -10,24 +10,18 @@ values are computed where used, never written back.
 from __future__ import annotations
 
 import dataclasses as dc
-import difflib
-import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Literal, Optional
+
+from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value
 
 LossType = Literal["stablemax_cross_entropy", "softmax_cross_entropy"]
 
 
-class ConfigError(ValueError):
-    """A bad preset, key or value: the message names it and lists what is allowed."""
-
-
 @dataclass(frozen=True)
 class LossConfig:
-    loss_type: LossType = "stablemax_cross_entropy"
+    loss_type: LossType = "stablemax_cross_entropy"  # the LM loss: stablemax CE (HRM-SPEC §2) or softmax CE
     # ours: drop rows with no labels (batch padding) from the Q losses. The original counts them as
     # "correct" in the q-halt BCE (HRM-SPEC P1); `false` reproduces that for parity.
     mask_padding_rows: bool = True
@@ -38,19 +32,19 @@ class ArchConfig:
     # "hrm": two modules H and L, one-step gradient (HRM-SPEC §1); "trm": one shared network updating
     # z_H (the answer y) and z_L (the latent z), gradient through the whole last recursion (TRM-SPEC §3)
     name: Literal["hrm", "trm"] = "hrm"
-    H_cycles: int = 2
-    L_cycles: int = 2
+    H_cycles: int = 2  # HRM: H updates per segment; TRM: T, recursions per segment (all but the last without grad)
+    L_cycles: int = 2  # HRM: L updates per H update; TRM: n, latent (z) updates per recursion
     H_layers: int = 4  # blocks of the H module (hrm; trm ignores it, as the original)
     L_layers: int = 4  # blocks of the L module (hrm) or of the one shared network (trm)
-    hidden_size: int = 512
-    expansion: float = 4.0
-    num_heads: int = 8
+    hidden_size: int = 512  # D, the width of every state and block
+    expansion: float = 4.0  # SwiGLU inner width: round(expansion·D·2/3) rounded up to a multiple of 256
+    num_heads: int = 8  # attention heads (head dim D / num_heads); unused by mlp_t blocks
     # "none" (no positional information) is what the original TRM silently does for any other string
     pos_encodings: Literal["rope", "learned", "none"] = "rope"
-    rms_norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    halt_max_steps: int = 16
-    halt_exploration_prob: float = 0.1
+    rms_norm_eps: float = 1e-5  # epsilon of the gain-free RMSNorm after each residual
+    rope_theta: float = 10000.0  # RoPE base (the HRM demo uses 314: one frequency per 9 cells)
+    halt_max_steps: int = 16  # ACT segments per puzzle at most (evaluation always runs them all)
+    halt_exploration_prob: float = 0.1  # ε: share of rows made to run at least U{2..max} segments
     puzzle_emb_ndim: Optional[int] = None  # None: hidden_size (the original's `${.hidden_size}`)
     # puzzle-embedding slots in front of the grid: None = the family's (trm 16, hrm 0); 0 = ceil(ndim / hidden)
     puzzle_emb_len: Optional[int] = None
@@ -64,7 +58,7 @@ class ArchConfig:
     # no_ACT_continue — halt when q_halt > 0, a third less compute per training step. None: the
     # family's own (hrm true, trm false).
     act_continue_loss: Optional[bool] = None
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: LossConfig = field(default_factory=LossConfig)  # the loss head
 
     def __post_init__(self):
         _check_ranges(self, "arch.", {**_ARCH_RANGES, "H_layers": _ONE if self.name == "hrm" else _NONNEG})
@@ -94,29 +88,27 @@ class ArchConfig:
 
 @dataclass(frozen=True)
 class Config:
-    arch: ArchConfig = field(default_factory=ArchConfig)
-    data_path: str = "data/arc-aug-1000"
-    global_batch_size: int = 768
-    epochs: int = 100000
-    eval_interval: Optional[int] = 10000
-    checkpoint_every_eval: bool = True
-    lr: float = 1e-4
-    lr_min_ratio: float = 1.0
-    lr_warmup_steps: int = 2000
-    beta1: float = 0.9
-    beta2: float = 0.95
-    weight_decay: float = 0.1
-    puzzle_emb_weight_decay: float = 0.1
-    puzzle_emb_lr: float = 1e-2
-    seed: int = 0
-    eval_save_outputs: tuple[str, ...] = ()
+    arch: ArchConfig = field(default_factory=ArchConfig)  # the model
+    data_path: str = "data/arc-aug-1000"  # a dataset directory in the original format (python -m hrmlib.data)
+    global_batch_size: int = 768  # rows per optimizer step over all processes (each takes its share)
+    epochs: int = 100000  # passes over the puzzle groups (one puzzle of each group per epoch)
+    eval_interval: Optional[int] = 10000  # epochs between evaluations (must divide epochs; None: at the end)
+    lr: float = 1e-4  # AdamAtan2's peak learning rate
+    lr_min_ratio: float = 1.0  # cosine decay to lr·ratio after warmup (1.0: constant, the originals' default)
+    lr_warmup_steps: int = 2000  # linear warmup from 0 (both optimizers)
+    beta1: float = 0.9  # AdamAtan2 first-moment decay
+    beta2: float = 0.95  # AdamAtan2 second-moment decay
+    weight_decay: float = 0.1  # AdamAtan2 weight decay (coupled, lr-scaled)
+    puzzle_emb_weight_decay: float = 0.1  # sign-SGD decay of the puzzle-table rows a batch uses
+    puzzle_emb_lr: float = 1e-2  # sign-SGD learning rate of the sparse puzzle embedding table
+    seed: int = 0  # initial weights, batch order and exploration draws
     # ours: "max": every test row runs arch.halt_max_steps segments (the original); "q": a row stops when
     # Q would halt it (q_halt > q_continue; q_halt > 0 without arch.act_continue_loss), its slot takes the next puzzle
     eval_halting: Literal["max", "q"] = "max"
     # EMA of the weights (the original TRM's names): evaluation and the checkpoint's model weights
     # are the average; the raw weights are saved beside them, so `resume=` continues exactly
     ema: bool = False
-    ema_rate: float = 0.999
+    ema_rate: float = 0.999  # μ in shadow ← (1 − μ)·param + μ·shadow
     # ours: decay min(ema_rate, (1 + step) / (10 + step)), so that on a short run the average does not
     # still hold its initial weights (at 0.999 and 1,000 steps about 37 % of them); off for parity
     ema_warmup: bool = False
@@ -147,9 +139,6 @@ class Config:
 
     def to_dict(self) -> dict:
         return dc.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
 
 
 def _check(ok: bool, key: str, msg: str):
@@ -289,6 +278,16 @@ PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, 
 
 # ---------------------------------------------------------------- overrides
 
+__all__ = ["ArchConfig", "Config", "ConfigError", "LossConfig", "PRESETS", "load", "from_saved", "apply", "describe",
+           "diff", "field_docs", "flat", "from_dict", "parse_value"]
+REMOVED = ("checkpoint_every_eval", "eval_save_outputs")  # never read; runs saved before 2026-12 still hold them
+
+
+def from_saved(d: dict) -> Config:
+    """The Config of a run's config.json or a checkpoint's state (fields since removed are dropped)."""
+    return from_dict(Config, {k: v for k, v in d.items() if k not in REMOVED})
+
+
 def load(preset: str, overrides: list[str] | tuple[str, ...] = (), base: Config | None = None) -> Config:
     """Build a preset and apply `key=value` overrides (nested keys with dots)."""
     if base is None:
@@ -296,110 +295,3 @@ def load(preset: str, overrides: list[str] | tuple[str, ...] = (), base: Config 
             raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
         base = PRESETS[preset]()
     return apply(base, overrides)
-
-
-def apply(cfg, overrides) -> typing.Any:
-    """Return a copy of dataclass `cfg` with every `key=value` string applied and re-validated."""
-    changes: dict = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. lr=1e-4)")
-        key, raw = item.split("=", 1)
-        _set(changes, type(cfg), key.strip(), raw.strip())
-    return _rebuild(cfg, changes)
-
-
-def _set(changes: dict, cls, key: str, raw: str, prefix: str = ""):
-    head, _, rest = key.partition(".")
-    full = prefix + head
-    fields = {f.name for f in dc.fields(cls)}
-    if head not in fields:
-        near = difflib.get_close_matches(head, fields, n=3)
-        hint = f" (did you mean {', '.join(prefix + n for n in near)}?)" if near else ""
-        raise ConfigError(f"unknown key {prefix + key!r}{hint}; valid keys: {', '.join(_keys(cls, prefix))}")
-    ftype = typing.get_type_hints(cls)[head]
-    if dc.is_dataclass(ftype):
-        if not rest:
-            raise ConfigError(f"{full!r} is a section; set one of: {', '.join(_keys(ftype, full + '.'))}")
-        _set(changes.setdefault(head, {}), ftype, rest, raw, full + ".")
-    elif rest:
-        raise ConfigError(f"unknown key {prefix + key!r}: {full!r} is not a section")
-    else:
-        changes[head] = parse_value(full, raw, ftype)
-
-
-def _rebuild(cfg, changes: dict):
-    kw = {k: _rebuild(getattr(cfg, k), v) if isinstance(v, dict) else v for k, v in changes.items()}
-    return dc.replace(cfg, **kw)
-
-
-def _keys(cls, prefix: str = "") -> list[str]:
-    out = []
-    for f in dc.fields(cls):
-        t = typing.get_type_hints(cls)[f.name]
-        out += _keys(t, prefix + f.name + ".") if dc.is_dataclass(t) else [prefix + f.name]
-    return out
-
-
-def parse_value(key: str, raw: str, t):
-    """Parse `raw` as type `t` (bool, int, float, str, Literal, Optional, tuple[str, ...])."""
-    origin, args = typing.get_origin(t), typing.get_args(t)
-    if origin in (typing.Union, types.UnionType):
-        if raw.lower() in ("none", "null", ""):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return parse_value(key, raw, inner[0])
-    if origin is Literal:
-        if raw not in args:
-            raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")
-        return raw
-    if origin is tuple:
-        items = raw.strip("[]()")
-        return tuple(s.strip().strip("'\"") for s in items.split(",") if s.strip())
-    if t is bool:
-        low = raw.lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"{key}: expected a bool (true/false), got {raw!r}")
-    if t in (int, float):
-        try:
-            v = float(raw)
-            if t is int:
-                if not v.is_integer():
-                    raise ValueError
-                return int(v)
-            return v
-        except ValueError:
-            raise ConfigError(f"{key}: expected {t.__name__}, got {raw!r}") from None
-    if t is str:
-        return raw
-    raise ConfigError(f"{key}: cannot parse values of type {t}")
-
-
-def flat(d: dict, prefix: str = "") -> dict:
-    """A nested config dict as {"arch.hidden_size": 512, …}."""
-    out = {}
-    for k, v in d.items():
-        out |= flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}
-    return out
-
-
-def diff(a, b) -> dict[str, tuple]:
-    """{dotted key: (a's value, b's value)} where two configs differ."""
-    fa, fb = flat(dc.asdict(a)), flat(dc.asdict(b))
-    return {k: (fa[k], fb[k]) for k in fa if fa[k] != fb[k]}
-
-
-def from_dict(cls, d: dict):
-    """Rebuild a (nested) dataclass from `to_dict()` output, e.g. a run's config.json."""
-    hints = typing.get_type_hints(cls)
-    kw = {}
-    for k, v in d.items():
-        if k not in hints:
-            raise ConfigError(f"unknown key {k!r} in saved config; valid keys: {', '.join(_keys(cls))}")
-        t = hints[k]
-        kw[k] = from_dict(t, v) if dc.is_dataclass(t) else (tuple(v) if isinstance(v, list) else v)
-    return cls(**kw)

@@ -88,9 +88,3 @@ def broadcast_object(obj, d: Dist):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def sum_to_main(t: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.world > 1:
-        dist.reduce(t, dst=0, op=dist.ReduceOp.SUM)
-    return t

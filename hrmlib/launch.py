@@ -22,46 +22,17 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, parse_value
-from .runs import ROOT, RunError, new_run_id, prepare
+from . import ROOT
+from .runs import RunError, new_run_id, prepare
 
 
 class TrainingFailed(RuntimeError):
     pass
 
 
-# Datasets the workbench can build by itself, offline, for the presets that train on them.
-RECIPES = {
-    "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
-                              num_aug=4, seed=0),
-    # easy Sudoku (many givens): what a small HRM learns on two CPU cores within the demo's minutes
-    "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=72,
-                             num_aug=7, seed=0),
-    # `demo` (TRM): half the puzzles with 40 givens (several segments needed), half with 60
-    "data/sudoku-demo-mix": dict(task="sudoku", source="generate", gen_count=4000, gen_test_count=600,
-                                 gen_clues="40,60", num_aug=7, seed=0),
-}
-
-
-def ensure_data(preset: str, data_path: str = "") -> Path:
-    """The preset's (or the given) dataset directory; built-in recipes are built when missing."""
-    from . import config as C
-    from .data import DataError, build
-    rel = data_path or C.load(preset).data_path
-    path = Path(rel) if Path(rel).is_absolute() else ROOT / rel
-    if (path / "identifiers.json").exists():
-        return path
-    recipe = RECIPES.get(rel) or RECIPES.get(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else "")
-    if recipe is None:
-        raise DataError(f"{path} is not a dataset (no identifiers.json); build it first, e.g. "
-                        f"python -m hrmlib.data sudoku --output-dir {rel} --source generate")
-    recipe = dict(recipe)
-    print(build(recipe.pop("task"), path, **recipe), flush=True)
-    return path
-
-
 def summary(run: Path) -> dict:
     """The last evaluation of a run (exact accuracy is the headline), printed and returned."""
-    from .plots import read_metrics
+    from .look.plots import read_metrics
     evals = [r for r in read_metrics(run) if r.get("split") == "test"]
     if not evals:
         print(f"{run}: no evaluation yet")
@@ -157,7 +128,7 @@ def _display_handle():
 
 
 def _redraw(handle, run: Path) -> float:
-    from .plots import learning_curves
+    from .look.plots import learning_curves
     if (run / "metrics.jsonl").exists():
         import matplotlib.pyplot as plt
         fig = learning_curves([run])
@@ -226,13 +197,17 @@ def _parse(key: str, v: str, typ: str):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "data":  # python -m hrmlib.launch data PRESET: build its dataset
-        from .data import DataError
+        from .data import DataError, ensure_data
         try:
             print(f"dataset: {ensure_data(argv[1])}")
             return 0
         except DataError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    if {"-h", "--help"} & set(argv[:1]):
+        print(__doc__ + "\nusage: launch/notebook NOTEBOOK [param=value | config.key=value …]\n"
+              "       python -m hrmlib.launch data PRESET")
+        return 0
     if len(argv) < 2 or argv[0] != "notebook":
         print("usage: launch/notebook NOTEBOOK [param=value | config.key=value …]\n"
               "       python -m hrmlib.launch data PRESET", file=sys.stderr)

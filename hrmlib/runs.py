@@ -17,22 +17,29 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from . import ROOT
 from .config import ConfigError
 from .dist import Dist, barrier, broadcast_object
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def new_run_id(preset: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}-{secrets.token_hex(2)}"
 
 
-def atomic_write(path: Path, text: str):
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
+def atomic_write(path: Path, content: str | bytes):
+    """Write under a temporary name, then rename: a reader (or a kill) never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
     os.replace(tmp, path)
+    return path
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file of a run (an evaluation's metrics.json, arc_votes.json)."""
+    return json.loads(Path(path).read_text())
 
 
 class RunError(RuntimeError):
@@ -211,6 +218,30 @@ def read_jsonl(path: Path, torn_ok: bool = False) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------- predictions
+
+def save_preds(out_dir: Path, arrays: dict, d: Dist):
+    """One evaluation's predictions of this rank: `<out_dir>/preds.rank<r>.npz`, written atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".preds.rank{d.rank}.tmp.npz"
+    np.savez(tmp, **arrays)
+    tmp.replace(out_dir / f"preds.rank{d.rank}.npz")
+    if d.main:  # files of ranks beyond this world size are from an earlier, larger evaluation
+        for p in out_dir.glob("preds.rank*.npz"):
+            if int(p.stem.removeprefix("preds.rank")) >= d.world:
+                p.unlink()
+
+
+def load_preds(eval_dir: Path) -> dict[str, np.ndarray]:
+    """All ranks' predictions of one evaluation, in example order."""
+    parts = [dict(np.load(p)) for p in sorted(Path(eval_dir).glob("preds.rank*.npz"))]
+    if not parts:
+        raise FileNotFoundError(f"no preds.rank*.npz in {eval_dir}")
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(cat["index"], kind="stable")
+    return {k: v[order] for k, v in cat.items()}
+
+
 # ---------------------------------------------------------------------------- checkpoints
 
 class IdentifierMismatch(ValueError):
@@ -277,6 +308,35 @@ def _load(path: Path, device=None):
         raise
     except Exception as e:  # a truncated or garbled file: zip, pickle and EOF errors alike
         raise RunError(f"{path} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+
+
+def find_checkpoint(path: Path, step: int | None = None) -> Path:
+    """A checkpoint directory from a run directory (its newest, or `step`) or the checkpoint itself."""
+    path = Path(path)
+    if (path / "state.pt").exists():
+        return path
+    found = [ck for ck in checkpoints(path) if step is None or ck.name == f"step_{step}"]
+    if not found:
+        raise RunError(f"{path}: no hrmlib checkpoint there" + (f" for step {step}" if step is not None else "") +
+                       " (expected runs/<id>, runs/<id>/checkpoints/step_<N>, or an original checkpoint file)")
+    return found[-1]
+
+
+def load_model(ck: Path, device="cpu", overrides=()):
+    """(model with the checkpoint's weights, its config with `overrides` applied, state.pt) — the
+    one way a checkpoint becomes a model (evaluation, notebooks)."""
+    from .config import apply, from_saved
+    from .model import build, forward_dtype, load_checked
+    state = load_state(ck)
+    cfg = apply(from_saved(state["config"]), list(overrides))
+    if "dims" in state:
+        dims = state["dims"]
+    else:  # a checkpoint written without its sizes: the dataset's
+        from .data import load_split
+        dims = vars(load_split(Path(cfg.data_path), "test").meta)
+    model = build(cfg.arch, dims, forward_dtype(cfg.arch.forward_dtype, torch.device(device).type))
+    load_checked(model, state["model"])
+    return model.to(device), cfg, state
 
 
 def load_state(ck: Path) -> dict:

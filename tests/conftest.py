@@ -15,6 +15,15 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 
 
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests need a CUDA device; without one they skip, saying so."""
+    import torch
+    if not torch.cuda.is_available():
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device (none here)"))
+
+
 def shared(rel: str) -> Path:
     """A path under ../shared, or skip the test with the reason."""
     p = SHARED / rel
@@ -31,3 +40,39 @@ def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False) -> subprocess.Co
     if check and r.returncode != 0:
         raise AssertionError(f"exit {r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}")
     return r
+
+
+# ---------------------------------------------------------------------------- trained runs the tests share
+# The debug run is what notebooks use by default (`trace.default_run()`: newest runs/demo*, else
+# runs/debug-notebook, trained once by the debug preset in about a minute and reused afterwards).
+
+@pytest.fixture(scope="session")
+def notebook_run():
+    from hrmlib.look import trace
+    return trace.default_run(prefer_demo=False)  # the debug run, even where `make demo` has run
+
+
+@pytest.fixture(scope="session")
+def trm_run(tmp_path_factory):
+    """A trm_debug run (EMA on), trained once per session on the debug data."""
+    from hrmlib.data import ensure_data
+    run = tmp_path_factory.mktemp("trm") / "run"
+    run_py("-m", "hrmlib.train", "trm_debug", f"data_path={ensure_data('trm_debug')}", f"run_dir={run}",
+           "max_steps=60", check=True)
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """A run of the `demo` preset (the TRM `make demo` trains), cut to 400 of its 1,500 steps so the
+    suite stays short (about a minute and a half): it already solves many 40-givens puzzles only
+    after several segments, which is what the replay must show. HRM_DEMO_RUN=runs/demo-… uses a
+    full run that `make demo` wrote instead."""
+    from hrmlib.data import ensure_data
+    if os.environ.get("HRM_DEMO_RUN"):
+        from hrmlib.look import trace
+        return trace.resolve_run(os.environ["HRM_DEMO_RUN"])
+    run = tmp_path_factory.mktemp("demo") / "run"
+    run_py("-m", "hrmlib.train", "demo", f"data_path={ensure_data('demo')}", f"run_dir={run}", "max_steps=400",
+           check=True, env={"OMP_NUM_THREADS": "2"})
+    return run

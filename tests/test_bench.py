@@ -9,7 +9,7 @@ import pytest
 
 from hrmlib import bench
 from hrmlib import config as C
-from hrmlib import layers
+from hrmlib.model import layers
 from conftest import ROOT, run_py
 
 TINY = ["arch.hidden_size=32", "arch.num_heads=2", "arch.halt_max_steps=2"]
@@ -67,7 +67,7 @@ def test_trm_flop_count_by_hand():
 
 
 def test_matmul_row_counts_2n3():
-    rows = bench.measure("debug", [], dict(bench.DEFAULTS, modes="matmul", warmup="0", repeats="1"))
+    rows = bench.measure("debug", [], bench.Options(modes="matmul", warmup=0, repeats=1))
     assert rows[0]["gflop"] == pytest.approx(2 * 1024**3 / 1e9) and rows[0]["tflops"] > 0
 
 

@@ -20,8 +20,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from hrmlib import inspect
-from inspect_fixtures import demo_run  # noqa: F401  (fixture)
+from hrmlib.look import trace
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -112,7 +111,7 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
 def test_replay_plays_in_jupyterlab(lab, demo_run):
     from playwright.sync_api import sync_playwright
     OUT.mkdir(parents=True, exist_ok=True)
-    tr = inspect.trace_examples(inspect.load(demo_run), limit=32, keep="none")  # the notebook's default puzzles
+    tr = trace.trace_examples(trace.load(demo_run), limit=32, keep="none")  # the notebook's default puzzles
     b = tr.showcase()
     assert tr.correct[-1, b] and not tr.correct[0, b]  # the demo run has a puzzle solved over several segments
     with sync_playwright() as pw:
@@ -131,7 +130,7 @@ def test_replay_plays_in_jupyterlab(lab, demo_run):
             assert readout.inner_text().strip() == "1"
             picked = page.locator(".hrm-replay select").first
             assert picked.evaluate("s => s.options[s.selectedIndex].text").split()[0] == f"#{tr.index[b]}"
-            src0, shot0 = grid.get_attribute("src"), grid.screenshot()
+            shot0 = grid.screenshot()
             page.locator(".hrm-replay .widget-play button:has(i.fa-play)").first.click()
             page.wait_for_function("""(n) => { const r = document.querySelector('.hrm-replay .widget-readout');
                                       return r && r.textContent.trim() === n; }""", arg=str(tr.steps), timeout=60_000)

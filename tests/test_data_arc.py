@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrmlib.data import DataError, arc, load_split
+from hrmlib.data import DataError, load_split
+from hrmlib.data.builders import arc
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ARC1, CONCEPT, ARC2 = (SHARED / "data" / p for p in ("ARC-AGI/data", "ConceptARC/corpus", "ARC-AGI-2/data"))
@@ -69,7 +70,7 @@ def test_encode_eos_framing():
 
 
 def _build_in_subprocess(src: Path, out: Path, cwd: Path, hashseed: str):
-    code = ("import sys; from hrmlib.data import arc; "
+    code = ("import sys; from hrmlib.data.builders import arc; "
             "arc.build(sys.argv[1], dataset_dirs=sys.argv[2:], num_aug=4, seed=0, progress=False)")
     dirs = [str(src / "arc1"), str(src / "concept")]
     env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

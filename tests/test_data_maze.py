@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrmlib.data import DataError, load_split, maze
+from hrmlib.data import DataError, load_split
+from hrmlib.data.builders import maze
 from hrmlib.data.format import FIELDS
 
 FIX = Path(__file__).parent / "fixtures" / "dataset-format"

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrmlib.data import load_split, render
+from hrmlib.data import load_split
+from hrmlib.look import render
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "dataset-format"
@@ -47,7 +48,7 @@ def test_renderers_return_figures(task, name):
 
 
 def test_arc_renderer_pairs():
-    from hrmlib.data import arc
+    from hrmlib.data.builders import arc
     g = np.arange(12, dtype=np.uint8).reshape(3, 4) % 10
     x = np.stack([arc.encode(g), arc.encode(g.T, 2, 3)])
     fig = render.examples("arc", x, x[::-1])

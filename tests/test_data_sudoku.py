@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hrmlib.data import DataError, load_split
-from hrmlib.data import solver, sudoku
+from hrmlib.data.builders import solver, sudoku
 from hrmlib.data.format import FIELDS
 
 FIX = Path(__file__).parent / "fixtures" / "dataset-format"

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from hrmlib import config as C
-from hrmlib import dist, evaluate as E
+from hrmlib import dist
+from hrmlib.runs import load_preds
+from hrmlib.train import evaluate as E
 from hrmlib.data.format import make_split, write_dataset
 from hrmlib.model import HRM
 from conftest import run_py
@@ -45,7 +47,7 @@ def run(m, data, tmp_path, halting, gbs=4, d=dist.Dist()):
     path, split = data
     cfg = C.load("debug", [f"data_path={path}", f"global_batch_size={gbs}", f"eval_halting={halting}"])
     out = tmp_path / f"{halting}-{gbs}"
-    return E.evaluate(m, split, cfg, d, out), E.load_preds(out)
+    return E.evaluate(m, split, cfg, d, out), load_preds(out)
 
 
 def alone(m, split, i):
@@ -127,13 +129,13 @@ def test_ranks_split_the_stream_like_eval_batches(data, tmp_path, monkeypatch):
     monkeypatch.setattr(E.tdist, "all_reduce", lambda t: None)
     parts = [run(m, data, tmp_path / "two", "q", gbs=4, d=dist.Dist(rank=r, world=2))[0] for r in (0, 1)]
     assert sum(p["count"] for p in parts) == N
-    pr = E.load_preds(tmp_path / "two" / "q-4")
+    pr = load_preds(tmp_path / "two" / "q-4")
     assert pr["index"].tolist() == list(range(N))
     np.testing.assert_array_equal(pr["preds"], whole["preds"])
     np.testing.assert_array_equal(pr["steps"], whole["steps"])
     # a later one-process evaluation into the same folder drops the second rank's stale file
     run(m, data, tmp_path / "two", "q", gbs=4)
-    assert E.load_preds(tmp_path / "two" / "q-4")["index"].tolist() == list(range(N))
+    assert load_preds(tmp_path / "two" / "q-4")["index"].tolist() == list(range(N))
 
 
 def test_cli_takes_eval_halting(data, tmp_path):

@@ -15,6 +15,8 @@ import pytest
 from conftest import ROOT
 from hrmlib.runs import _alive
 
+pytestmark = pytest.mark.slow
+
 
 def descendants(pid: int) -> dict[int, str]:
     """{pid: command line} of every process below `pid`, from /proc."""

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from hrmlib import layers as L
+from hrmlib.model import layers as L
 from hrmlib.config import ConfigError
 
 AVAILABLE = [b for b in L.BACKENDS if b == "sdpa" or (b == "fa3" and L._fa3) or (b == "fa2" and L._fa2)]

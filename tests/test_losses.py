@@ -1,7 +1,7 @@
 """Losses: stablemax values, and the padding-row fix (P1) changes only padding rows' terms."""
 import torch
 
-from hrmlib import losses
+from hrmlib.model import losses
 from hrmlib.compat import fixture_model
 from conftest import FIXTURES
 

@@ -1,4 +1,4 @@
-"""hrmlib.optim: LR schedule, AdamAtan2 vs the original rule, sparse SignSGD (1 and 2 processes).
+"""hrmlib.train.optim: LR schedule, AdamAtan2 vs the original rule, sparse SignSGD (1 and 2 processes).
 
     .venv/bin/python -m pytest -q tests/test_optim.py
 """
@@ -13,8 +13,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from hrmlib.config import debug
-from hrmlib.optim import SignSGD, adam_atan2, lr_at, make_optimizers, set_lr
-from hrmlib.puzzle_emb import PuzzleEmbedding
+from hrmlib.train.optim import SignSGD, adam_atan2, lr_at, make_optimizers, set_lr
+from hrmlib.model.puzzle_emb import PuzzleEmbedding
 
 B1, B2 = 0.9, 0.95
 

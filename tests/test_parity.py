@@ -17,11 +17,6 @@ def test_parity_passes_on_the_committed_reference_fixture():
     assert "ok   train grads" in r.stdout and "ok   eval logits" in r.stdout
 
 
-def test_parity_passes_on_the_shared_fixture():
-    r = run_py("-m", "hrmlib.compat", "parity", shared("fixtures/hrm-reference"), check=True)
-    assert "parity: PASS" in r.stdout
-
-
 def test_seeded_init_is_bit_identical_when_mkl_math_is_pinned():
     # torch's erfinv goes through MKL vector math, whose last bit depends on the CPU path MKL
     # dispatches to; pinned to its compatible path, our seeded build equals the original bit for bit.
@@ -61,12 +56,14 @@ def test_trm_parity_passes_on_the_committed_reference_fixture():
         assert q in r.stdout, q
 
 
-def test_committed_trm_fixture_is_the_shared_one():
-    """The committed copy is what a user's clone checks against; in CI it must equal ../shared's."""
-    src = shared("fixtures/trm-reference")
+@pytest.mark.parametrize("name", ["hrm-reference", "trm-reference"])
+def test_committed_fixtures_are_the_shared_ones(name):
+    """The committed copies are what a user's clone checks against (parity runs on them, once); in
+    CI they must equal ../shared's byte for byte."""
+    src = shared(f"fixtures/{name}")
     names = sorted(p.name for p in src.iterdir())
-    assert names == sorted(p.name for p in (FIXTURES / "trm-reference").iterdir())
-    _, mismatch, errors = filecmp.cmpfiles(src, FIXTURES / "trm-reference", names, shallow=False)
+    assert names == sorted(p.name for p in (FIXTURES / name).iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(src, FIXTURES / name, names, shallow=False)
     assert not mismatch and not errors
 
 

@@ -4,7 +4,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -251,6 +250,7 @@ def test_evaluating_on_other_data_writes_beside_the_runs_own_evaluation(sudoku, 
 
 # ---------------------------------------------------------------------------- random kills
 
+@pytest.mark.slow
 def test_twenty_random_kills_lose_nothing(sudoku, tmp_path):
     """SIGKILL at random points — at start-up, mid-step, inside checkpoint and metrics writes
     (checkpoint_every=1) — then resume, 20 times over: the curve and the final weights equal an

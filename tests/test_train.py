@@ -86,6 +86,7 @@ def test_trm_debug_trains_with_ema_and_its_loss_falls(sudoku, tmp_path):
     assert {k: v for k, v in cli.items() if k not in STEADY} == {k: v for k, v in trainer.items() if k not in STEADY}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["debug", "trm_debug"])
 def test_two_gloo_processes_train_like_one(sudoku, tmp_path, preset):
     """Also with EMA (trm_debug): every rank averages identical weights, so the evaluation of the
@@ -110,6 +111,7 @@ def test_two_gloo_processes_train_like_one(sudoku, tmp_path, preset):
     assert ea[0]["accuracy"] == pytest.approx(eb[0]["accuracy"], abs=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["debug", "trm_debug"])
 def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, preset):
     """trm_debug keeps an EMA (evaluated at the end): raw weights and average both resume exactly."""
@@ -210,6 +212,7 @@ def test_wandb_sink_runs_offline_or_says_how_to_get_it(sudoku, tmp_path):
     assert list((run / "wandb").glob("offline-run-*"))
 
 
+@pytest.mark.slow
 def test_two_nodes_through_launch_multinode_train_like_one(sudoku, tmp_path):
     """launch/multinode as on a cluster: two torchrun agents (here on one host, one process each)
     meet at a c10d rendezvous and train as one world of 2, matching a single process."""

@@ -9,13 +9,13 @@ import torch
 import yaml
 
 from hrmlib import config as C
-from hrmlib import inspect
+from hrmlib.look import trace
 from hrmlib.compat import load_original, to_ours
 from hrmlib.data.format import make_split, write_dataset
-from hrmlib.ema import EMA
-from hrmlib.losses import act_loss
+from hrmlib.train.ema import EMA
+from hrmlib.model.losses import act_loss
 from hrmlib.model import HRM, build
-from hrmlib.trm import TRM
+from hrmlib.model.trm import TRM
 from conftest import FIXTURES, run_py
 
 FX = FIXTURES / "trm-reference"
@@ -176,9 +176,9 @@ def test_original_trm_checkpoint_loads_evaluates_and_traces_as_the_original(tmp_
     assert res["lm_loss"] * 3 == pytest.approx(float(last["lm_loss"]), rel=1e-5)
     assert "written to" in r.stdout
 
-    lo = inspect.load(ck, config=ck.parent / "all_config.yaml")  # data_paths read from the yaml
+    lo = trace.load(ck, config=ck.parent / "all_config.yaml")  # data_paths read from the yaml
     assert lo.data_path == data and lo.model.family == "trm"
-    tr = inspect.trace_examples(lo, keep="updates")
+    tr = trace.trace_examples(lo, keep="updates")
     steps = torch.load(FX / "eval_rollout.pt", weights_only=True)["steps"]
     for t, s in enumerate(steps):
         np.testing.assert_allclose(tr.logits[t], s["logits"].numpy(), rtol=0, atol=2e-4)

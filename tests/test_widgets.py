@@ -1,4 +1,4 @@
-"""hrmlib.widgets without a browser: widget values drive Python callbacks that redraw PNG bytes,
+"""hrmlib.look.widgets without a browser: widget values drive Python callbacks that redraw PNG bytes,
 so the slider, the puzzle picker, the outcome/difficulty filters and the H/L toggle are checked
 on widget state alone."""
 import dataclasses as dc
@@ -6,13 +6,12 @@ import dataclasses as dc
 import numpy as np
 import pytest
 
-from hrmlib import inspect, widgets
-from inspect_fixtures import notebook_run  # noqa: F401  (fixture)
+from hrmlib.look import trace, widgets
 
 
 @pytest.fixture(scope="module")
 def tr(notebook_run):
-    t = inspect.trace_examples(inspect.load(notebook_run), limit=6, keep="updates")
+    t = trace.trace_examples(trace.load(notebook_run), limit=6, keep="updates")
     # give the picker something to filter: pretend puzzle 2 is solved at every step, 4 has fewer blanks
     t.labels[2] = np.where(t.scored[2], t.preds[-1, 2], t.labels[2])
     t.preds[:, 2] = t.preds[-1, 2]
@@ -57,13 +56,6 @@ def test_level_toggle_switches_the_data(tr):
     np.testing.assert_array_equal(r.current()["residuals"], tr.res_L[:, :, r.b])
     assert r.current()["residuals"].shape[1] == tr.res_L.shape[1] != tr.res_H.shape[1]
     assert r.side.value != side
-
-
-def test_play_is_linked_to_the_step_slider(tr):
-    r = widgets.Replay(tr)
-    assert (r.play.min, r.play.max) == (r.step_slider.min, r.step_slider.max) == (1, tr.steps)
-    # jslink lives in the front end; the browser test presses Play
-    assert any(isinstance(w, widgets.W.Play) for w in r.children[0].children)
 
 
 def test_explorer_switches_level_step_and_update(tr):

@@ -5,9 +5,24 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from .. import ROOT
 from .format import DataError, Metadata, Split, Summary, load_split, read_identifiers, validate, write_dataset
 
 TASKS = ("sudoku", "maze", "arc")
+
+# Datasets the workbench can build by itself, offline, for the presets that train on them.
+RECIPES = {
+    "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
+                              num_aug=4, seed=0),
+    # `demo_hrm`: easy Sudoku (many givens), what a small HRM learns on two CPU cores in minutes
+    "data/sudoku-demo": dict(task="sudoku", source="generate", gen_count=1000, gen_test_count=200, gen_clues=72,
+                             num_aug=7, seed=0),
+    # `demo` (TRM): half the puzzles with 40 givens (several segments needed), half with 60
+    "data/sudoku-demo-mix": dict(task="sudoku", source="generate", gen_count=4000, gen_test_count=600,
+                                 gen_clues="40,60", num_aug=7, seed=0),
+}
 
 
 def build(task: str, output_dir, **kwargs) -> Summary:
@@ -15,7 +30,7 @@ def build(task: str, output_dir, **kwargs) -> Summary:
 
     For maze, `num_aug` > 0 means the original's `aug` (its augmentation is the fixed set of 8
     dihedral transforms), so one call works for every task, e.g. from the notebook."""
-    from . import arc, maze, sudoku
+    from .builders import arc, maze, sudoku
     builders = {"sudoku": sudoku.build, "maze": maze.build, "arc": arc.build}
     if task not in builders:
         raise DataError(f"task must be one of {TASKS}, got {task!r}")
@@ -24,7 +39,23 @@ def build(task: str, output_dir, **kwargs) -> Summary:
     return builders[task](output_dir, **kwargs)
 
 
-_SAMPLER = ("TrainSampler", "PuzzleIterable", "eval_batches", "local_slice", "to_torch")
+def ensure_data(preset: str, data_path: str = "") -> Path:
+    """The preset's (or the given) dataset directory; built-in recipes are built when missing."""
+    from .. import config as C
+    rel = data_path or C.load(preset).data_path
+    path = Path(rel) if Path(rel).is_absolute() else ROOT / rel
+    if (path / "identifiers.json").exists():
+        return path
+    recipe = RECIPES.get(rel) or RECIPES.get(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else "")
+    if recipe is None:
+        raise DataError(f"{path} is not a dataset (no identifiers.json); build it first, e.g. "
+                        f"python -m hrmlib.data sudoku --output-dir {rel} --source generate")
+    recipe = dict(recipe)
+    print(build(recipe.pop("task"), path, **recipe), flush=True)
+    return path
+
+
+_SAMPLER = ("TrainSampler", "eval_batches", "local_slice", "to_torch")
 
 
 def __getattr__(name):
@@ -35,5 +66,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DataError", "Metadata", "Split", "Summary", "load_split", "read_identifiers", "validate", "write_dataset", "build",
-           "TrainSampler", "PuzzleIterable", "eval_batches", "local_slice", "to_torch"]
+__all__ = ["DataError", "Metadata", "Split", "Summary", "load_split", "read_identifiers", "validate", "write_dataset",
+           "build", "ensure_data", "RECIPES", *_SAMPLER]

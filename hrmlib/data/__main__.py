@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import arc, maze, sudoku
+from .builders import arc, maze, sudoku
 from .format import DataError
 
 

@@ -11,18 +11,17 @@ order from the unseeded global NumPy RNG).
 Evaluation: every example once, in order; the last global batch is padded with padding rows
 (inputs pad_id, labels -100, puzzle id blank_identifier_id).
 
-    s = TrainSampler(load_split("data/sudoku-demo", "train"), global_batch_size=64, seed=0, epochs_per_iter=1)
+    s = TrainSampler(hrmlib.data.load_split("data/sudoku-demo", "train"), global_batch_size=64, seed=0)
     for batch in s.iteration(0): x = to_torch(local_slice(batch, rank, world_size), "cpu")
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
 import torch
 
-from .format import Split, load_split
+from .format import Split
 
 IGNORE = -100  # the label value the losses ignore
 
@@ -75,9 +74,6 @@ class TrainSampler:
             start_p = last + 1
         return batches
 
-    def num_batches(self, it: int) -> int:
-        return len(self.plan(it))
-
     def steps(self, iterations: int) -> int | None:
         """Global batches over `iterations` iterations, when that is cheap to know exactly: with one
         example per puzzle (Sudoku, Maze) every iteration has floor(epochs · groups / batch) of
@@ -121,29 +117,3 @@ def eval_batches(data: Split, global_batch_size: int, rank: int = 0, world_size:
 
 def to_torch(batch: dict, device="cpu") -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device, non_blocking=True) for k, v in batch.items()}
-
-
-class PuzzleIterable(torch.utils.data.IterableDataset):
-    """Local training batches for one rank as an endless stream over iterations, for a DataLoader
-    (batch_size=None, num_workers 0 or 1) or a plain for loop: both give the same stream.
-
-    Yields (iteration, batch index, local batch as numpy int32); resume with start=(it, k).
-    The data are opened lazily in the consumer process (memory-mapped)."""
-
-    def __init__(self, path, split: str, global_batch_size: int, seed: int, epochs_per_iter: int = 1,
-                 rank: int = 0, world_size: int = 1, start: tuple[int, int] = (0, 0)):
-        super().__init__()
-        self.path, self.split = Path(path), split
-        self.args = (global_batch_size, seed, epochs_per_iter)
-        self.rank, self.world_size, self.start = rank, world_size, start
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        if info is not None and info.num_workers > 1:
-            raise RuntimeError("PuzzleIterable is one stream: use num_workers=0 or 1")
-        sampler = TrainSampler(load_split(self.path, self.split, check_values=False), *self.args)
-        it, k = self.start
-        while True:
-            for j, batch in enumerate(sampler.iteration(it, start=k), start=k):
-                yield it, j, local_slice(batch, self.rank, self.world_size)
-            it, k = it + 1, 0

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import torch
 
-from . import losses
-from .act import ACT, DTYPES
-from .compat import arch_from_original, fixture_model, to_ours
-from .ema import EMA
-from .model import build
+from ..model import ACT, DTYPES, build, losses
+from ..train.ema import EMA
+from . import arch_from_original, fixture_model, to_ours
 
 # (rtol, atol) for forward tensors and losses, then for gradients: each fixture README's suggestion
 TOLERANCES = {"hrm": ((1e-4, 1e-4), (1e-4, 2e-5)), "trm": ((1e-4, 2e-4), (1e-4, 5e-5))}

@@ -23,8 +23,8 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
-from .dihedral import dihedral
-from .format import DataError, Summary, check_output, make_split, write_dataset
+from ..dihedral import dihedral
+from ..format import DataError, Summary, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv
 
 CHARSET = "# SGo"  # token = 1 + position

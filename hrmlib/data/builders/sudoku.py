@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import solver
-from .format import DataError, Summary, check_output, make_split, write_dataset
+from ..format import DataError, Summary, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv, read_lines
 
 SOURCES = ("hf", "csv", "lines", "generate")

@@ -1,4 +1,4 @@
-"""HRM (arXiv 2506.21734, HRM-SPEC §1.4) and `build`, the one place a model family is chosen.
+"""HRM, the Hierarchical Reasoning Model (arXiv 2506.21734, HRM-SPEC §1.4).
 
 Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hidden, V vocab.
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .act import ACT, DTYPES, Carry, Reasoner, forward_dtype  # noqa: F401  (re-exported: the public names)
-from .config import ArchConfig
-from .trm import TRM
+from ..config import ArchConfig
+from .act import ACT, Reasoner
 
 
 class HRM(ACT):
@@ -40,13 +39,3 @@ class HRM(ACT):
         z_L = self._update(self.L, "L", N - 1, T - 1, z_L, z_H + x)
         z_H = self._update(self.H, "H", N - 1, T, z_H, z_L)
         return z_H, z_L, *self.heads(z_H)
-
-
-FAMILIES = {"hrm": HRM, "trm": TRM}
-
-
-def build(cfg: ArchConfig, meta, dtype: torch.dtype | None = None) -> ACT:
-    """The config's model family for a dataset's metadata (anything with vocab_size, seq_len,
-    num_puzzle_identifiers, or a dict of them)."""
-    get = meta.get if isinstance(meta, dict) else lambda k: getattr(meta, k)
-    return FAMILIES[cfg.name](cfg, get("vocab_size"), get("seq_len"), get("num_puzzle_identifiers"), dtype)

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import dataclasses as dc
 import json
-import re
-import sys
 import typing
 from pathlib import Path
 
 import torch
 
-from .act import ACT, DTYPES
-from .config import ArchConfig, ConfigError, LossConfig, parse_value
-from .model import build
+from ..config import ArchConfig, ConfigError, LossConfig, parse_value
+from ..model import ACT, DTYPES, CompatError, build, load_checked
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
@@ -41,10 +38,6 @@ _TRM_ONLY = {"mlp_t", "puzzle_emb_len", "no_ACT_continue"}
 # Fields of the original arch config that are not model hyperparameters here.
 _IGNORED = {"batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "causal", "name", "loss",
             "no_ACT_continue"}
-
-
-class CompatError(ValueError):
-    """A checkpoint or config that does not fit: the message lists what is wrong."""
 
 
 def original_key_to_ours(key: str, family: str = "hrm") -> str:
@@ -153,34 +146,8 @@ def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dty
     return model
 
 
-def load_checked(model: torch.nn.Module, sd: dict):
-    """Strict load with one error listing every missing, unexpected and mis-shaped key."""
-    want = model.state_dict()
-    problems = [f"missing: {k} {tuple(v.shape)}" for k, v in want.items() if k not in sd]
-    problems += [f"unexpected: {k} {tuple(v.shape)}" for k, v in sd.items() if k not in want]
-    problems += [f"shape: {k} checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
-                 for k, v in want.items() if k in sd and sd[k].shape != v.shape]
-    if problems:
-        raise CompatError("checkpoint does not fit the model:\n  " + "\n  ".join(problems))
-    # H_init/L_init come from the checkpoint too (P8); they are cast to the model's forward dtype.
-    model.load_state_dict(sd)
-
-
 def fixture_model(fixture_dir, weights="state_dict.eager.pt") -> ACT:
     """The model of a parity fixture directory (config.json + a state dict)."""
     d = Path(fixture_dir)
     cfg = json.loads((d / "config.json").read_text())
     return load_original(d / weights, cfg, dtype=DTYPES[cfg.get("forward_dtype", "bfloat16")])
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] != "parity":
-        print("usage: python -m hrmlib.compat parity FIXTURE_DIR", file=sys.stderr)
-        return 2
-    from .parity import run
-    return run(argv[1])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

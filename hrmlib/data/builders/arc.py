@@ -26,8 +26,8 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
-from .dihedral import INVERSE, dihedral
-from .format import DataError, Summary, check_output, make_split, write_dataset
+from ..dihedral import INVERSE, dihedral
+from ..format import DataError, Summary, check_output, make_split, write_dataset
 
 MAX = 30  # canvas side
 PAD, EOS, COLOUR0 = 0, 1, 2

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConfigError
+from ..config import ConfigError
 
 try:  # FlashAttention 3 (Hopper)
     from flash_attn_interface import flash_attn_func as _fa3

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import atomic_write
+from ..runs import atomic_write, load_preds
 
 KS = (1, 2, 10, 100, 1000)
 
@@ -45,7 +45,7 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
          puzzle_ids: np.ndarray, augmentations: list) -> dict:
     """Score predictions of the test split. Arrays are per example; augmentations[pid] is
     [task, dihedral id, colour map] (None for the blank id). Returns pass@K and per-task results."""
-    from .data.arc import invert
+    from ..data.builders.arc import invert
     truth: dict[str, dict[str, str]] = defaultdict(dict)  # task → input hash → output hash
     for x, y, pid in zip(inputs, labels, puzzle_ids):
         aug = augmentations[pid]
@@ -77,8 +77,7 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
 
 def vote_dir(eval_dir: Path, data_path: Path) -> dict:
     """Vote on an evaluation's saved predictions; writes arc_votes.json beside them."""
-    from .data import load_split
-    from .evaluate import load_preds
+    from ..data import load_split
     pr = load_preds(eval_dir)
     split = load_split(Path(data_path), "test")
     augs = json.loads((Path(data_path) / "augmentations.json").read_text())

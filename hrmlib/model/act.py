@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ArchConfig
+from ..config import ArchConfig
 from .layers import Block, Embedding, Linear, Rotary, trunc_normal_
 from .puzzle_emb import PuzzleEmbedding
 
@@ -79,7 +79,7 @@ class ACT(nn.Module):
         self.build_nets(cfg, self.P + seq_len)
         self.register_buffer("H_init", torch.empty(D, dtype=self.dtype))  # fixed, never trained
         self.register_buffer("L_init", torch.empty(D, dtype=self.dtype))
-        self.trace: Callable | None = None  # hrmlib.inspect hooks in here: trace(level, i, j, z)
+        self.trace: Callable | None = None  # hrmlib.look.trace hooks in here: trace(level, i, j, z)
         self.reset_parameters()
 
     def build_nets(self, cfg: ArchConfig, seq_len: int):
@@ -142,11 +142,14 @@ class ACT(nn.Module):
                      torch.ones(B, dtype=torch.bool, device=dev),
                      {k: torch.zeros_like(v) for k, v in batch.items()})
 
-    def forward(self, carry: Carry, batch: dict, explore=None, halt_on_q: bool = False) -> tuple[Carry, dict]:
+    def forward(self, carry: Carry, batch: dict, explore=None, halt_on_q: bool = False,
+                max_steps: int | None = None) -> tuple[Carry, dict]:
         """One ACT segment. `explore` optionally supplies the exploration draws (uniforms [B],
         minimum-halt draws [B]); by default they come from torch's generator, as the original's.
         The trainer passes slices of global-batch draws, so every world size trains alike.
-        `halt_on_q` (ours, eval only): rows halt by Q's rule, without exploration or bootstrap pass."""
+        `halt_on_q` (ours, eval only): rows halt by Q's rule, without exploration or bootstrap pass.
+        `max_steps` (ours): the segment limit instead of halt_max_steps, to run deeper at inference."""
+        limit = max_steps or self.cfg.halt_max_steps
         reset = carry.halted
         z_H = torch.where(reset.view(-1, 1, 1), self.H_init, carry.z_H)
         z_L = torch.where(reset.view(-1, 1, 1), self.L_init, carry.z_L)
@@ -159,7 +162,7 @@ class ACT(nn.Module):
         out = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_cont}
         with torch.no_grad():
             steps = steps + 1
-            is_last = steps >= self.cfg.halt_max_steps
+            is_last = steps >= limit
             halted = is_last
             # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
             q_says = q_halt > (q_cont if self.cfg.continue_loss else 0)

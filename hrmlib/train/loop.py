@@ -11,7 +11,7 @@ Carry training as the original: the ACT carry persists across batches, a slot wh
 takes the batch's row at its index, running slots drop theirs, and every call is one optimizer
 step (deep supervision). The global batch is split across ranks; gradients are averaged by DDP's
 bucketed all-reduce; the puzzle table is trained by sign-SGD on gathered rows. With `ema=true`
-(the TRM presets) an average of the weights is kept, evaluated and checkpointed (`hrmlib.ema`).
+(the TRM presets) an average of the weights is kept, evaluated and checkpointed (`hrmlib.train.ema`).
 """
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ import torch
 import torch.distributed as tdist
 from tqdm import tqdm
 
-from . import config as C
-from . import dist, runs
-from .compat import CompatError, load_checked, to_ours
-from .data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
+from .. import ROOT, dist, runs
+from .. import config as C
+from ..compat import to_ours
+from ..data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
+from ..model import Carry, CompatError, build, forward_dtype, load_checked
+from ..model.losses import act_loss
 from .ema import EMA
 from .evaluate import evaluate
-from .losses import act_loss
-from .model import Carry, build, forward_dtype
 from .optim import make_optimizers, set_lr
 
 DDP = torch.nn.parallel.DistributedDataParallel
@@ -55,8 +55,8 @@ class TrainError(RuntimeError):
 @dataclass
 class Progress:
     step: int = 0  # optimizer steps done
-    it: int = 0  # current iteration (eval_interval epochs each)
-    k: int = 0  # batches of iteration `it` consumed
+    iteration: int = 0  # current iteration (eval_interval epochs each; an evaluation ends each)
+    batch: int = 0  # global batches of the current iteration consumed
     best_step: int | None = None
     best: float = -1.0
     bad_evals: int = 0
@@ -86,7 +86,7 @@ def resolve_config(argv: list[str]) -> tuple[str, C.Config, dict]:
     if not path.is_file():
         raise runs.RunError(f"resume={resume}: no config.json there; expected a run directory runs/<id>")
     saved = json.loads(path.read_text())
-    base = C.from_dict(C.Config, saved["config"])
+    base = C.from_saved(saved["config"])
     cfg = C.apply(base, [o for o in over if not o.startswith("resume=")] + [f"resume={resume}", f"run_dir={resume}"])
     changes = {k: v for k, v in C.diff(base, cfg).items() if k not in ("resume", "run_dir")}
     risky = {k: v for k, v in changes.items() if k not in RESUME_SAFE}
@@ -147,9 +147,16 @@ def train_row(v: torch.Tensor, gbs: int, continue_loss: bool = True) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):  # the usage, then every config key with its value and doc
+        preset = argv[0] if argv[0] in C.PRESETS else None
+        print(__doc__.strip() + f"\n\npresets: {', '.join(C.PRESETS)}\n\n"
+              f"keys (key=value), with the values of {preset or 'the defaults'}:\n"
+              + C.describe(C.load(preset) if preset else C.Config()))
+        return 0
     try:
         with ExitStack() as cleanup:  # the run directory's lock is released on every way out
-            return train(sys.argv[1:] if argv is None else argv, cleanup)
+            return train(argv, cleanup)
     except (C.ConfigError, DataError, CompatError, TrainError, runs.IdentifierMismatch, runs.RunError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 2
@@ -178,7 +185,7 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         load_weights(model, cfg.init_from, identifiers)
 
     # Everything is checked: only now is anything written. One trainer per run directory (the lock).
-    run = Path(dist.broadcast_object(str(cfg.run_dir or runs.ROOT / "runs" / runs.new_run_id(preset)), d))
+    run = Path(dist.broadcast_object(str(cfg.run_dir or ROOT / "runs" / runs.new_run_id(preset)), d))
     open_run(run, cfg, d, cleanup)
 
     explore_gen = torch.Generator().manual_seed(cfg.seed + 1)  # global-batch exploration draws
@@ -189,7 +196,8 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         load_checked(model, state["model"])  # the average, when the run keeps one
         for o, s in zip(opts, state["opts"]):
             o.load_state_dict(s)
-        prog = Progress(**state["progress"])
+        saved = state["progress"]  # checkpoints before 2026-12 named iteration/batch "it"/"k"
+        prog = Progress(**{{"it": "iteration", "k": "batch"}.get(k, k): v for k, v in saved.items()})
         explore_gen.set_state(state["explore_rng"])
         torch.set_rng_state(mine["torch_rng"])
         carry = Carry(**mine["carry"]) if mine["carry"] else None
@@ -239,16 +247,12 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         runs.save_checkpoint(run, prog.step, state, mine, d, cfg.keep_last, prog.best_step)
 
     def stream():  # batches across iterations; None marks the end of one (eval time)
-        while prog.it < iters:
-            yield from sampler.iteration(prog.it, start=prog.k)
+        while prog.iteration < iters:
+            yield from sampler.iteration(prog.iteration, start=prog.batch)
             yield None
 
-    for batch in ([] if prog.step >= stop_at else stream()):
-        if batch is None:  # evaluate every eval_interval epochs, as the original
-            prog.it, prog.k = prog.it + 1, 0
-            if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema):
-                break  # early stop
-            continue
+    def train_step(batch):  # one optimizer step on one global batch (deep supervision: one ACT segment)
+        nonlocal carry, t_last
         local = to_torch(local_slice(batch, d.rank, d.world), d.device)
         u = torch.rand(cfg.global_batch_size, generator=explore_gen)
         # U{2..max} minimum segments; with halt_max_steps=1 there is nothing to explore
@@ -261,11 +265,12 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         carry, out = fwd(carry, local, explore)
         terms, m = act_loss(out, carry, cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows)
         (terms["total"] * (d.world / cfg.global_batch_size)).backward()  # DDP averages: global mean
-        v = reduce_metrics(m, carry, terms, d)
-        if not math.isfinite(v[-1].item()):
-            raise TrainError(f"loss became {v[-1].item()} at step {prog.step + 1}; no update was applied. "
+        sums = reduce_metrics(m, carry, terms, d)
+        loss = sums[METRIC_KEYS.index("loss")].item()
+        if not math.isfinite(loss):
+            raise TrainError(f"loss became {loss} at step {prog.step + 1}; no update was applied. "
                              f"{good_checkpoints(run, prog)} (or arch.forward_dtype=float32)")
-        prog.step, prog.k = prog.step + 1, prog.k + 1
+        prog.step, prog.batch = prog.step + 1, prog.batch + 1
         lrs = set_lr(opts, prog.step, total, cfg)
         for o in opts:
             o.step()
@@ -275,9 +280,9 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         bar.update(1)
         if prog.step % cfg.log_every == 0 or prog.step == stop_at:
             now = time.time()
-            row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs) +
-                   prog.k * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
-                   **train_row(v, cfg.global_batch_size, cfg.arch.continue_loss), "lr": lrs[-1],
+            row = {"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs) +
+                   prog.batch * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
+                   **train_row(sums, cfg.global_batch_size, cfg.arch.continue_loss), "lr": lrs[-1],
                    "examples_per_s": cfg.global_batch_size * cfg.log_every / max(now - t_last, 1e-9),
                    "wall_time": now - t0}
             t_last = now
@@ -287,10 +292,17 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
                 print(f"step {prog.step}/{stop_at} loss {row['loss']:.4f} exact_accuracy "
                       f"{row['exact_accuracy']:.3f} accuracy {row['accuracy']:.3f} "
                       f"{row['examples_per_s']:.0f} ex/s", flush=True)
-        if prog.step >= stop_at:  # the last step: evaluate and checkpoint
-            eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema)
-            break
-        if cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
+
+    for batch in ([] if prog.step >= stop_at else stream()):
+        if batch is not None:
+            train_step(batch)
+        last_step = prog.step >= stop_at
+        if batch is None:
+            prog.iteration, prog.batch = prog.iteration + 1, 0
+        if batch is None or last_step:  # every eval_interval epochs, as the original, and at the end
+            if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema) or last_step:
+                break  # done, or early stop
+        elif cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
             checkpoint(prog.best_step)
     bar.close()
     log.close()
@@ -336,7 +348,7 @@ def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, che
     stopping says stop."""
     with ema.applied() if ema else nullcontext():
         res = evaluate(model, test_split, cfg, d, run / "eval" / f"step_{prog.step}")
-    row = {"step": prog.step, "epoch": prog.it * (cfg.eval_interval or cfg.epochs), "split": "test", **res}
+    row = {"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs), "split": "test", **res}
     log.log(row)
     if d.main:
         print(f"eval step {prog.step}: exact_accuracy {res['exact_accuracy']:.4f} accuracy {res['accuracy']:.4f} "

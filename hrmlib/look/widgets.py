@@ -17,8 +17,7 @@ import io
 import ipywidgets as W
 import numpy as np
 
-from . import plots
-from .data import render
+from . import plots, render
 
 
 def png(fig, dpi: int = 80) -> bytes:

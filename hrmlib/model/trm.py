@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from .act import ACT, Reasoner
-from .config import ArchConfig
+from ..config import ArchConfig
 
 
 class TRM(ACT):

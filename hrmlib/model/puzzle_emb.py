@@ -2,7 +2,7 @@
 
 The table is not a Parameter, so Adam, the gradient all-reduce and the parameter count never see
 it. In training, the rows a batch uses are copied into a leaf tensor `local` that collects the
-gradient; `hrmlib.optim.SignSGD` turns (`local.grad`, `local_ids`) into a lazy row update.
+gradient; `hrmlib.train.optim.SignSGD` turns (`local.grad`, `local_ids`) into a lazy row update.
 Unlike the original, `local` is created per call, so any batch size works (P30).
 """
 from __future__ import annotations

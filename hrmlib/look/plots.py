@@ -1,7 +1,7 @@
 """Figures, each one call returning a matplotlib Figure. Notebooks show them; runs save them."""
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -9,17 +9,16 @@ import numpy as np
 
 
 def save(fig, path, dpi: int = 120) -> Path:
-    """Write a figure atomically (a temporary file renamed over `path`): a reader never sees half a PNG."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi)
-    os.replace(tmp, path)
-    return path
+    """Write a figure into a run atomically: a reader never sees half a PNG."""
+    from ..runs import atomic_write
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
+    return atomic_write(Path(path), buf.getvalue())
 
 
 def read_metrics(run) -> list[dict]:
     """A run's metrics.jsonl rows; a line the trainer is still writing is left out."""
-    from .runs import read_jsonl
+    from ..runs import read_jsonl
     p = Path(run) / "metrics.jsonl"
     return read_jsonl(p) if p.exists() else []
 
@@ -63,7 +62,7 @@ def _smooth(xs, k):
 
 
 # ---------------------------------------------------------------------------- inside the model
-# Each takes an hrmlib.inspect.Trace. Mean over puzzles with the 10–90 % band unless noted.
+# Each takes an hrmlib.look.trace.Trace. Mean over puzzles with the 10–90 % band unless noted.
 
 def _band(ax, x, y, label, color=None, marker=None):
     y = np.asarray(y, dtype=float)
@@ -119,7 +118,7 @@ def _states(tr, level):
 def pca_trajectories(tr, puzzles: int = 6):
     """Each puzzle's H and L state path projected on the top two principal components (fitted on
     all recorded states of all puzzles); circles mark the start, squares the end."""
-    from .inspect import pca
+    from .trace import pca
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, lv in zip(axes, ("H", "L")):
         z = _states(tr, lv)
@@ -139,7 +138,7 @@ def pca_trajectories(tr, puzzles: int = 6):
 def participation_ratio(tr):
     """Effective dimensionality of H vs L states (the paper's dimensionality hierarchy): the
     participation ratio of the final states of each step as more puzzles are included."""
-    from .inspect import participation_ratio as pr
+    from .trace import participation_ratio as pr
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
     final = {}
     for lv, color in (("H", "tab:red"), ("L", "tab:blue")):
@@ -311,7 +310,7 @@ def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
 def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     """One state z_level of puzzle b (step, update within it; -1: end of step): its positions on
     the top two principal components, and the per-position norm as a heat map on the grid."""
-    from .inspect import pca
+    from .trace import pca
     zu = getattr(tr, f"z_{level}_updates")
     z = (zu[step, update, b] if zu is not None else getattr(tr, f"z_{level}")[step, b])
     if z.ndim != 2:

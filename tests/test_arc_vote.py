@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from hrmlib.arc_eval import crop, vote
-from hrmlib.data.arc import IDENTITY, encode
+from hrmlib.train.arc_vote import crop, vote
+from hrmlib.data.builders.arc import IDENTITY, encode
 from hrmlib.data.dihedral import dihedral
 
 G = lambda rows: np.array(rows, np.uint8)  # noqa: E731

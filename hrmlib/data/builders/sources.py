@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .format import DataError
+from ..format import DataError
 
 COLUMNS = ["source", "question", "answer", "rating"]  # the original CSV header
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from .arc import decode
-from .maze import GOAL, OPEN, PATH, START, WALL
+from ..data.builders.arc import decode
+from ..data.builders.maze import GOAL, OPEN, PATH, START, WALL
 
 # The standard ARC palette (colours 0..9), as on arcprize.org and in the ARC testing interface.
 ARC_COLOURS = ["#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00",

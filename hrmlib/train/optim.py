@@ -16,8 +16,8 @@ import torch.distributed as dist
 from adam_atan2_pytorch import AdamAtan2
 from torch import nn
 
-from hrmlib.config import Config
-from hrmlib.puzzle_emb import PuzzleEmbedding
+from ..config import Config
+from ..model.puzzle_emb import PuzzleEmbedding
 
 
 class SignSGD(torch.optim.Optimizer):

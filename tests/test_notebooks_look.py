@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from hrmlib import inspect
-from inspect_fixtures import notebook_run, trm_run  # noqa: F401  (fixtures)
+from hrmlib.look import trace
 
 NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
 NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
@@ -24,7 +23,7 @@ def test_notebook_shape_and_stripped(name):
     assert "parameters" in code[0]["metadata"]["tags"] and nb["cells"].index(code[0]) <= 1
     for line in "".join(code[0]["source"]).splitlines():
         assert ": " in line.split("=")[0] and "  # " in line, line
-    assert "".join(code[1]["source"]).startswith("from hrmlib import")
+    assert "".join(code[1]["source"]).startswith("from hrmlib")
     assert not any("import " in "".join(c["source"]) for c in code[2:])
     for c in code:
         src = "".join(c["source"])
@@ -33,6 +32,7 @@ def test_notebook_shape_and_stripped(name):
     assert r.returncode == 0, f"{name} is not stored stripped"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NBS)
 def test_notebook_runs_at_defaults(name, notebook_run, tmp_path):
     papermill = pytest.importorskip("papermill")
@@ -45,9 +45,10 @@ def test_notebook_runs_at_defaults(name, notebook_run, tmp_path):
     kinds = {k for o in outputs for k in o.get("data", {})}
     want = "application/vnd.jupyter.widget-view+json" if name == "05_replay.ipynb" else "image/png"
     assert want in kinds
-    assert str(inspect.default_run()) in json.dumps(nb)  # it used the default run (demo, else debug)
+    assert str(trace.default_run()) in json.dumps(nb)  # it used the default run (demo, else debug)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NBS)
 def test_notebook_runs_on_a_trm_run(name, trm_run, notebook_run, tmp_path):
     """03-05 on a TRM run; 04 draws it beside the HRM debug run (compare_run)."""

@@ -6,7 +6,7 @@ gallery of solved and failed tasks (notebooks/03_evaluate.ipynb).
     report.headline(res)
     report.arc_tasks(m), report.arc_gallery(m)
 
-Numbers come from `hrmlib.evaluate.evaluate` and ARC scores from `hrmlib.arc_eval.vote_dir`, the
+Numbers come from `hrmlib.train.evaluate.evaluate` and ARC scores from `hrmlib.train.arc_vote.vote_dir`, the
 code the trainer runs, so a notebook and the trainer agree on the same predictions.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .inspect import Loaded, eval_dir
+from ..runs import read_json
+from .trace import Loaded, eval_dir
 
 
 def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=None) -> dict:
@@ -25,13 +26,13 @@ def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=
     wrote for this checkpoint is read back instead of recomputed."""
     import dataclasses as dc
 
-    from . import config as C
-    from . import dist
-    from .data import load_split
-    from .evaluate import evaluate as run_eval
+    from .. import config as C
+    from .. import dist
+    from ..data import load_split
+    from ..train.evaluate import evaluate as run_eval
     out = Path(out_dir) if out_dir else (eval_dir(m) if m.checkpoint else None)
     if reuse and out is not None and (out / "metrics.json").exists() and any(out.glob("preds.rank*.npz")):
-        res = json.loads((out / "metrics.json").read_text())
+        res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")
         return res | {"eval_dir": str(out)}
     cfg = m.config or C.Config(arch=m.model.cfg, data_path=str(m.data_path))
@@ -56,14 +57,14 @@ def headline(res: dict):
 
 
 def votes(m: Loaded, res: dict):
-    """ARC voting on the evaluation's predictions (arc_eval.vote_dir, as the trainer); None when
+    """ARC voting on the evaluation's predictions (arc_vote.vote_dir, as the trainer); None when
     the dataset is not ARC."""
-    from .arc_eval import vote_dir
+    from ..train.arc_vote import vote_dir
     if m.task != "arc":
         return None
     d = Path(res["eval_dir"])
     vote_dir(d, m.data_path)
-    return json.loads((d / "arc_votes.json").read_text())
+    return read_json(d / "arc_votes.json")
 
 
 def arc_tasks(v: dict, limit: int = 50):
@@ -83,11 +84,11 @@ def arc_tasks(v: dict, limit: int = 50):
 
 def arc_gallery(m: Loaded, res: dict, v: dict, n: int = 3):
     """Up to n solved (pass@2) and n failed tasks: first test input, top-voted grid, target."""
-    from .arc_eval import crop, grid_hash
-    from .data import load_split
-    from .data.arc import invert
-    from .data.render import arc_gallery as draw
-    from .evaluate import load_preds
+    from ..data import load_split
+    from ..data.builders.arc import invert
+    from ..runs import load_preds
+    from ..train.arc_vote import crop, grid_hash
+    from .render import arc_gallery as draw
     if v is None:
         return None
     pr = load_preds(Path(res["eval_dir"]))

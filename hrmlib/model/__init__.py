@@ -1,0 +1,45 @@
+"""The model families, sharing layers and the ACT wrapper: `build` is the one place a family is chosen.
+
+    hrm.py    HRM: H and L modules, one-step gradient (arXiv 2506.21734)
+    trm.py    TRM: one shared network, full-recursion gradient (arXiv 2510.04871)
+    act.py    what both share: encoding, heads, initial states, the ACT segment (Carry)
+    layers.py blocks, attention, SwiGLU, RMSNorm, RoPE · puzzle_emb.py the sparse table · losses.py
+
+A third family is one new file with an `ACT` subclass (`build_nets`, `blocks`, `inner`) and a line in
+FAMILIES.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..config import ArchConfig
+from .act import ACT, DTYPES, Carry, forward_dtype
+from .hrm import HRM
+from .trm import TRM
+
+FAMILIES = {"hrm": HRM, "trm": TRM}
+__all__ = ["ACT", "Carry", "DTYPES", "FAMILIES", "HRM", "TRM", "CompatError", "build", "forward_dtype", "load_checked"]
+
+
+class CompatError(ValueError):
+    """A checkpoint or config that does not fit: the message lists what is wrong."""
+
+
+def build(cfg: ArchConfig, meta, dtype: torch.dtype | None = None) -> ACT:
+    """The config's model family for a dataset's metadata (anything with vocab_size, seq_len,
+    num_puzzle_identifiers, or a dict of them)."""
+    get = meta.get if isinstance(meta, dict) else lambda k: getattr(meta, k)
+    return FAMILIES[cfg.name](cfg, get("vocab_size"), get("seq_len"), get("num_puzzle_identifiers"), dtype)
+
+
+def load_checked(model: torch.nn.Module, sd: dict):
+    """Strict load with one error listing every missing, unexpected and mis-shaped key."""
+    want = model.state_dict()
+    problems = [f"missing: {k} {tuple(v.shape)}" for k, v in want.items() if k not in sd]
+    problems += [f"unexpected: {k} {tuple(v.shape)}" for k, v in sd.items() if k not in want]
+    problems += [f"shape: {k} checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
+                 for k, v in want.items() if k in sd and sd[k].shape != v.shape]
+    if problems:
+        raise CompatError("checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+    # H_init/L_init come from the checkpoint too (P8); they are cast to the model's forward dtype.
+    model.load_state_dict(sd)

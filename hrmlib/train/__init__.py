@@ -1,0 +1,1 @@
+"""Training: the loop (`python -m hrmlib.train`), evaluation, optimizers, EMA, ARC voting."""
