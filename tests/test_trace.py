@@ -92,8 +92,8 @@ def test_load_original_checkpoint_through_inspect(fixture):
 def test_participation_ratio_and_pca():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 10)) * np.array([1.0] * 3 + [0.0] * 7)  # three equal directions
-    assert abs(trace.participation_ratio(x) - 3) < 0.2
-    proj, var = trace.pca(x)
+    assert abs(plots.effective_dim(x) - 3) < 0.2
+    proj, var = plots.pca(x)
     assert proj.shape == (500, 2) and 0.25 < var[0] < 0.45
 
 

@@ -62,7 +62,24 @@ def _smooth(xs, k):
 
 
 # ---------------------------------------------------------------------------- inside the model
-# Each takes an hrmlib.look.trace.Trace. Mean over puzzles with the 10–90 % band unless noted.
+# Each takes an hrmlib.look.trace.Trace unless noted. Mean over puzzles with the 10–90 % band unless noted.
+
+def effective_dim(x: np.ndarray) -> float:
+    """Effective dimensionality (Σλ)² / Σλ² of the covariance of samples x [N, F]."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    x = x - x.mean(0)
+    s = np.linalg.svd(x, compute_uv=False) ** 2  # eigenvalues of the covariance, up to a factor
+    return float(s.sum() ** 2 / max((s ** 2).sum(), 1e-300))
+
+
+def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(projection [N, k], explained variance ratio [k]) of samples x [N, F]."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    x = x - x.mean(0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    var = s ** 2 / max((s ** 2).sum(), 1e-300)
+    return u[:, :k] * s[:k], var[:k]
+
 
 def _band(ax, x, y, label, color=None, marker=None):
     y = np.asarray(y, dtype=float)
@@ -118,7 +135,6 @@ def _states(tr, level):
 def pca_trajectories(tr, puzzles: int = 6):
     """Each puzzle's H and L state path projected on the top two principal components (fitted on
     all recorded states of all puzzles); circles mark the start, squares the end."""
-    from .trace import pca
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, lv in zip(axes, ("H", "L")):
         z = _states(tr, lv)
@@ -138,7 +154,6 @@ def pca_trajectories(tr, puzzles: int = 6):
 def participation_ratio(tr):
     """Effective dimensionality of H vs L states (the paper's dimensionality hierarchy): the
     participation ratio of the final states of each step as more puzzles are included."""
-    from .trace import participation_ratio as pr
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
     final = {}
     for lv, color in (("H", "tab:red"), ("L", "tab:blue")):
@@ -147,7 +162,7 @@ def participation_ratio(tr):
             raise ValueError("the trace holds no states: trace with keep='steps' or keep='updates'")
         z = z.reshape(z.shape[0], z.shape[1], -1)  # [T, B, F]
         ns = sorted({max(2, int(round(n))) for n in np.geomspace(2, z.shape[1], 8)})
-        vals = [pr(z[:, :n].reshape(-1, z.shape[-1])) for n in ns]
+        vals = [effective_dim(z[:, :n].reshape(-1, z.shape[-1])) for n in ns]
         ax.plot(ns, vals, "o-", color=color, label=tr.level_name(lv))
         final[lv] = vals[-1]
     ax.set(xlabel="puzzles", ylabel="participation ratio", title="effective dimensionality", xscale="log")
@@ -310,7 +325,6 @@ def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
 def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     """One state z_level of puzzle b (step, update within it; -1: end of step): its positions on
     the top two principal components, and the per-position norm as a heat map on the grid."""
-    from .trace import pca
     zu = getattr(tr, f"z_{level}_updates")
     z = (zu[step, update, b] if zu is not None else getattr(tr, f"z_{level}")[step, b])
     if z.ndim != 2:

@@ -361,23 +361,6 @@ def trace_depth(m: Loaded, depth: int = 0, limit: int = 0) -> Trace:
     return trace_examples(m, limit=limit, keep="none", max_steps=depth or 2 * m.model.cfg.halt_max_steps)
 
 
-def participation_ratio(x: np.ndarray) -> float:
-    """Effective dimensionality (Σλ)² / Σλ² of the covariance of samples x [N, F]."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    x = x - x.mean(0)
-    s = np.linalg.svd(x, compute_uv=False) ** 2  # eigenvalues of the covariance, up to a factor
-    return float(s.sum() ** 2 / max((s ** 2).sum(), 1e-300))
-
-
-def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(projection [N, k], explained variance ratio [k]) of samples x [N, F]."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    x = x - x.mean(0)
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
-    var = s ** 2 / max((s ** 2).sum(), 1e-300)
-    return u[:, :k] * s[:k], var[:k]
-
-
 # ---------------------------------------------------------------------------- default run
 
 def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bool = True) -> Path:
