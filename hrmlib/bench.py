@@ -29,6 +29,7 @@ from .model import build, forward_dtype
 from .model.layers import swiglu_width
 from .model.losses import act_loss
 from .runs import atomic_write
+from .train.diagnostics import Diagnostics
 from .train.evaluate import refill
 from .train.optim import make_optimizers
 
@@ -94,6 +95,7 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
     model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
     fwd = torch.compile(model, dynamic=False) if opts.compile else model
     opt = make_optimizers(model, replace(cfg, global_batch_size=B))
+    diag = Diagnostics(model) if cfg.diagnostics else None
     g = torch.Generator().manual_seed(0)
     batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
              "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
@@ -103,14 +105,18 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
     for mode in opts.modes.split(","):
         state = {"carry": model.initial_carry(batch)}
 
-        def train_step():
+        def train_step():  # as the trainer's, diagnostics included unless diagnostics=false
             model.train()
             state["carry"], out = fwd(state["carry"], batch)
             terms, _ = act_loss(out, state["carry"], cfg.arch.loss.loss_type)
             (terms["total"] / B).backward()
+            if diag:
+                diag.grads()
             for o in opt:
                 o.step()
                 o.zero_grad()
+            if diag:
+                diag.update()
 
         def eval_batch():
             model.eval()

@@ -126,6 +126,9 @@ class Config:
     compile: Optional[bool] = None  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
     device: str = "auto"  # auto: cuda (one per local rank), else mps, else cpu
     log_every: int = 1  # steps between metrics.jsonl lines
+    # ours: gradient norms (global, per part), parameter norm, update ratio, exploration-blocked halts,
+    # peak memory in every logged row, and warnings when a norm explodes or Q collapses
+    diagnostics: bool = True
     wandb: Optional[Literal["online", "offline"]] = None  # optional sink
     tensorboard: bool = False  # optional sink (needs the tensorboard package)
 

@@ -2,11 +2,13 @@
 
     python -m hrmlib.evaluate checkpoint=runs/<id> [data_path=DIR] [global_batch_size=N] [eval_halting=q]
     python -m hrmlib.evaluate checkpoint=ckpt/step_26040 data_path=DIR   # an original HRM/TRM checkpoint file
+    python -m hrmlib.evaluate checkpoint=runs/<id> steps=all             # every kept checkpoint: the curve
     torchrun --standalone --nproc-per-node 8 -m hrmlib.evaluate checkpoint=runs/<id>/checkpoints/step_N
 
 Results go to `<run>/eval/step_<N>/` (on another dataset: `step_<N>-<dataset>/`; an original
-checkpoint's to a new `runs/<time>-eval-…/`; `out=DIR` chooses). Any config key may follow as
-key=value.
+checkpoint's to a new `runs/<time>-eval-…/`; `out=DIR` chooses). `steps=all` (or `steps=1000,2000`)
+evaluates each kept checkpoint not evaluated yet (so it resumes) and writes the curve, one row per
+checkpoint, to `<run>/eval/checkpoints.jsonl`. Any config key may follow as key=value.
 """
 from __future__ import annotations
 
@@ -62,6 +64,33 @@ def from_run(path: Path, kv: dict, device) -> tuple:
     return cfg, model, ck.parent.parent / "eval" / (ck.name if same else f"{ck.name}-{data.name}")
 
 
+def every_checkpoint(path: Path, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
+    """Evaluate the run's kept checkpoints (`steps`: all, or a list) that have no evaluation yet;
+    return and write the curve, one row per evaluated checkpoint."""
+    run = path.parent.parent if (path / "state.pt").exists() else path
+    cks = runs.checkpoints(run)
+    if steps != "all":
+        want = {int(s) for s in steps.split(",")}
+        cks = [ck for ck in cks if int(ck.name[5:]) in want]
+        if missing := want - {int(ck.name[5:]) for ck in cks}:
+            raise runs.RunError(f"steps={steps}: {run} keeps no checkpoint for step(s) {sorted(missing)}; kept: "
+                                f"{', '.join(ck.name for ck in runs.checkpoints(run))}")
+    for ck in cks:
+        if (run / "eval" / ck.name / "metrics.json").exists():
+            print(f"{ck.name}: evaluated already", flush=True)
+            continue
+        cfg, model, out = from_run(ck, dict(kv), d.device)
+        res = evaluate(model.to(d.device), load_split(Path(cfg.data_path), "test"), cfg, d, out)
+        print(f"{ck.name}: exact_accuracy {res['exact_accuracy']:.4f}", flush=True)
+    rows = runs.checkpoint_evals(run)
+    if d.main and rows:
+        runs.atomic_write(run / "eval" / "checkpoints.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        best = max(rows, key=lambda r: (r["exact_accuracy"], -r["step"]))
+        print(f"best: step {best['step']}, exact_accuracy {best['exact_accuracy']:.4f} "
+              f"({len(rows)} checkpoints; {run / 'eval' / 'checkpoints.jsonl'})")
+    return rows
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help"} & set(argv):
@@ -71,8 +100,13 @@ def main(argv=None) -> int:
         kv = dict(a.split("=", 1) for a in argv if "=" in a)
         if "checkpoint" not in kv or len(kv) != len(argv):
             raise C.ConfigError(USAGE)
-        ck, out = Path(kv.pop("checkpoint")), kv.pop("out", None)
+        ck, out, steps = Path(kv.pop("checkpoint")), kv.pop("out", None), kv.pop("steps", None)
         d = dist.init(kv.get("device", "auto"))
+        if steps:
+            if "data_path" in kv or out:
+                raise C.ConfigError("steps= evaluates a run's checkpoints on its own data (no data_path= or out=)")
+            every_checkpoint(ck, steps, kv, d)
+            return 0
         cfg, model, default = (from_original if ck.is_file() else from_run)(ck, kv, d.device)
         out = Path(out) if out else default
         res = evaluate(model.to(d.device), load_split(Path(cfg.data_path), "test"), cfg, d, out)

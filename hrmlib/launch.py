@@ -181,6 +181,25 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
     return run
 
 
+def sweep(notebook: str, args: list[str]) -> list[Path]:
+    """`seeds=0,1,2`: the notebook once per seed, one after another, each run its own directory
+    (`<run_dir>-seed<N>`, or a new `runs/<time>-<preset>-seed<N>-…`); `hrmlib.runs.table` groups them."""
+    seeds = [a for a in args if a.startswith("seeds=")]
+    if not seeds:
+        return [run_notebook(notebook, args)]
+    rest = [a for a in args if not a.startswith("seeds=")]
+    try:
+        values = [int(s) for s in seeds[-1].split("=", 1)[1].split(",")]
+    except ValueError:
+        raise ConfigError(f"{seeds[-1]}: expected comma-separated integers, e.g. seeds=0,1,2") from None
+    base = next((a.split("=", 1)[1] for a in rest if a.startswith("run_dir=")), "")
+    preset = next((a.split("=", 1)[1] for a in rest if a.startswith("preset=")), "run")
+    rest = [a for a in rest if not a.startswith("run_dir=")]
+    return [run_notebook(notebook, rest + [f"seed={s}", f"run_dir={base}-seed{s}" if base else
+                                           f"run_dir={ROOT / 'runs' / new_run_id(f'{preset}-seed{s}')}"])
+            for s in values]
+
+
 def _parse(key: str, v: str, typ: str):
     """A notebook parameter's value from its declared type (papermill's inferred type name), with
     the config grammar's rules (a bool is true/false/1/0/yes/no/on/off, anything else an error)."""
@@ -205,7 +224,7 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
     if {"-h", "--help"} & set(argv[:1]):
-        print(__doc__ + "\nusage: launch/notebook NOTEBOOK [param=value | config.key=value …]\n"
+        print(__doc__ + "\nusage: launch/notebook NOTEBOOK [param=value | config.key=value …] [seeds=0,1,2]\n"
               "       python -m hrmlib.launch data PRESET")
         return 0
     if len(argv) < 2 or argv[0] != "notebook":
@@ -213,15 +232,15 @@ def main(argv=None) -> int:
               "       python -m hrmlib.launch data PRESET", file=sys.stderr)
         return 2
     try:
-        run = run_notebook(argv[1], argv[2:])
+        for run in sweep(argv[1], argv[2:]):
+            print(f"done: {run}")
+        return 0
     except (RunError, ConfigError) as e:  # refused before anything ran
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # papermill's PapermillExecutionError carries the failing cell's traceback
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
-    print(f"done: {run}")
-    return 0
 
 
 if __name__ == "__main__":

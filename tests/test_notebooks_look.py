@@ -14,7 +14,7 @@ NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
 NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 
 
-@pytest.mark.parametrize("name", NBS)
+@pytest.mark.parametrize("name", NBS + ["06_compare_runs.ipynb"])
 def test_notebook_shape_and_stripped(name):
     path = ROOT / "notebooks" / name
     nb = json.loads(path.read_text())

@@ -117,3 +117,11 @@ def arc_gallery(m: Loaded, res: dict, v: dict, n: int = 3):
             top = max(c, key=lambda h: (len(c[h]), np.mean(c[h]))) if c else None
             rows.append((f"{label} {t}", x, grids[top] if top else np.zeros((1, 1), np.uint8), y))
     return draw(rows)
+
+
+def runs_table(rows: list[dict]):
+    """Markdown: runs side by side (`hrmlib.runs.table`), the settings that differ as columns."""
+    from IPython.display import Markdown
+
+    from ..runs import markdown
+    return Markdown(markdown(rows) if rows else "*No run found.*")

@@ -172,3 +172,24 @@ class Explorer(W.VBox):
     def draw(self):
         self.image.value = png(plots.state_explorer(self.tr, self.puzzle.value, self.level.value,
                                                     self.step_slider.value - 1, self.update.value - 1))
+
+
+class RunPicker(W.VBox):
+    """Pick runs of a table (`hrmlib.runs.table`): their learning curves and diagnostics redraw."""
+
+    def __init__(self, rows: list[dict], picked: int = 2):
+        def label(r):
+            best = f"best {r['best_exact']:.1%}" if r["best_exact"] is not None else "not evaluated"
+            return f"{r['run']}  ({r['family']}, seed {r['seed']}, {best})"
+        self.pick = W.SelectMultiple(options=[(label(r), r["path"]) for r in rows],
+                                     value=tuple(r["path"] for r in rows[:picked]), description="runs",
+                                     rows=min(10, max(len(rows), 2)), layout=W.Layout(width="720px"))
+        self.curves, self.diag = W.Image(format="png"), W.Image(format="png")
+        super().__init__([self.pick, self.curves, self.diag])
+        self.pick.observe(lambda _: self.draw(), "value")
+        self.draw()
+
+    def draw(self):
+        chosen = list(self.pick.value)
+        self.curves.value = png(plots.learning_curves(chosen)) if chosen else b""
+        self.diag.value = png(plots.diagnostics(chosen)) if chosen else b""

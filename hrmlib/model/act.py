@@ -174,7 +174,9 @@ class ACT(nn.Module):
                 if explore is None:
                     explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
                 min_halt = (explore[0] < self.cfg.halt_exploration_prob) * explore[1]
+                would = halted
                 halted = halted & (steps >= min_halt)
+                out["would_halt"], out["explore_blocked"] = would, would & ~halted  # for the diagnostics
                 if self.cfg.continue_loss:
                     # Bootstrap target from a second, gradient-free pass on the new state
                     # (PQN-style: no replay buffer, no target network). The original TRM crashes

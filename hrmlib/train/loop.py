@@ -35,6 +35,7 @@ from ..compat import to_ours
 from ..data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
 from ..model import Carry, CompatError, build, forward_dtype, load_checked
 from ..model.losses import act_loss
+from .diagnostics import Diagnostics, Watch
 from .ema import EMA
 from .evaluate import evaluate
 from .optim import make_optimizers, set_lr
@@ -45,7 +46,7 @@ DDP = torch.nn.parallel.DistributedDataParallel
 NO_BUFFER_SYNC = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
                   else {"broadcast_buffers": False})
 METRIC_KEYS = ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss",
-               "q_continue_loss", "halted", "loss")
+               "q_continue_loss", "would_halt", "explore_blocked", "halted", "loss")
 
 
 class TrainError(RuntimeError):
@@ -127,8 +128,10 @@ def load_weights(model, path: str, identifiers: list[str]):
         raise TrainError(f"init_from={path} does not fit this model and dataset ({e})") from None
 
 
-def reduce_metrics(m: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Tensor:
-    vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]] + [carry.halted.sum(), terms["total"].detach()]
+def reduce_metrics(m: dict, out: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Tensor:
+    vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]] + [out.get(k, torch.zeros(1)).sum() for k in
+                                                                  ("would_halt", "explore_blocked")]
+    vals += [carry.halted.sum(), terms["total"].detach()]
     v = torch.stack([torch.as_tensor(x, dtype=torch.float64, device=carry.steps.device) for x in vals])
     if d.world > 1:
         tdist.all_reduce(v)  # all ranks need the loss to agree on a NaN stop
@@ -142,7 +145,8 @@ def train_row(v: torch.Tensor, gbs: int, continue_loss: bool = True) -> dict:
     n = max(s["count"], 1)
     row = {k: s[k] / gbs for k in ("lm_loss", "q_halt_loss") + ("q_continue_loss",) * continue_loss + ("loss",)}
     row |= {k: s[k] / n for k in ("accuracy", "exact_accuracy", "q_halt_accuracy")}
-    row |= {"act_steps": s["steps"] / n, "count": int(s["count"]), "halted_fraction": s["halted"] / gbs}
+    row |= {"act_steps": s["steps"] / n, "count": int(s["count"]), "halted_fraction": s["halted"] / gbs,
+            "explore_blocked": s["explore_blocked"] / max(s["would_halt"], 1)}  # share of halts exploration blocked
     return row
 
 
@@ -214,6 +218,8 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
     if "raw_params" in state:  # the weights training continues from, saved beside the average
         model.load_state_dict(state["raw_params"], strict=False)
 
+    diagnostics = Diagnostics(model, d.world) if cfg.diagnostics else None
+    watch = Watch(cfg.arch.halt_max_steps)
     ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else model
     use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
     fwd = torch.compile(ddp, dynamic=False) if use_compile else ddp
@@ -265,7 +271,9 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         carry, out = fwd(carry, local, explore)
         terms, m = act_loss(out, carry, cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows)
         (terms["total"] * (d.world / cfg.global_batch_size)).backward()  # DDP averages: global mean
-        sums = reduce_metrics(m, carry, terms, d)
+        logged = (prog.step + 1) % cfg.log_every == 0 or prog.step + 1 == stop_at
+        diag = diagnostics.grads() if diagnostics and logged else {}
+        sums = reduce_metrics(m, out, carry, terms, d)
         loss = sums[METRIC_KEYS.index("loss")].item()
         if not math.isfinite(loss):
             raise TrainError(f"loss became {loss} at step {prog.step + 1}; no update was applied. "
@@ -278,15 +286,19 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         if ema:
             ema.update(prog.step)
         bar.update(1)
-        if prog.step % cfg.log_every == 0 or prog.step == stop_at:
+        if logged:
+            diag |= diagnostics.update() if diagnostics else {}
             now = time.time()
             row = {"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs) +
                    prog.batch * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
                    **train_row(sums, cfg.global_batch_size, cfg.arch.continue_loss), "lr": lrs[-1],
+                   **({"lr_puzzle_emb": lrs[0]} if len(lrs) > 1 else {}), **diag,
                    "examples_per_s": cfg.global_batch_size * cfg.log_every / max(now - t_last, 1e-9),
                    "wall_time": now - t0}
             t_last = now
             log.log(row)
+            for warning in watch(row) if d.main else ():
+                print(warning, flush=True)
             bar.set_postfix(loss=f"{row['loss']:.3f}", exact=f"{row['exact_accuracy']:.3f}")
             if d.main and not sys.stderr.isatty() and (prog.step % every == 0 or prog.step == stop_at):
                 print(f"step {prog.step}/{stop_at} loss {row['loss']:.4f} exact_accuracy "
