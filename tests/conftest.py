@@ -42,7 +42,19 @@ def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False) -> subprocess.Co
     return r
 
 
-# ---------------------------------------------------------------------------- trained runs the tests share
+# ---------------------------------------------------------------------------- data and runs the tests share
+
+@pytest.fixture(scope="session")
+def sudoku(tmp_path_factory):
+    """A small generated Sudoku dataset (120 puzzles with 40 givens ×3, 32 test puzzles) for the trainer tests."""
+    from hrmlib.data import build
+    out = tmp_path_factory.mktemp("data") / "sudoku"
+    build("sudoku", out, source="generate", gen_count=120, gen_test_count=32, gen_clues=40, num_aug=2, seed=0,
+          progress=False)
+    return out
+
+
+# ---------------------------------------------------------------------------- trained runs
 # The debug run is what notebooks use by default (`trace.default_run()`: newest runs/demo*, else
 # runs/debug-notebook, trained once by the debug preset in about a minute and reused afterwards).
 

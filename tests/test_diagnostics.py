@@ -14,20 +14,12 @@ import torch
 
 from hrmlib import config as C
 from hrmlib import runs
-from hrmlib.data import TrainSampler, build, load_split, to_torch
+from hrmlib.data import TrainSampler, load_split, to_torch
 from hrmlib.model import build as build_model
 from hrmlib.model.losses import act_loss
 from hrmlib.train.loop import total_steps
 from hrmlib.train.optim import make_optimizers, set_lr
 from conftest import ROOT, run_py
-
-
-@pytest.fixture(scope="module")
-def sudoku(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "sudoku"
-    build("sudoku", out, source="generate", gen_count=120, gen_test_count=32, gen_clues=40, num_aug=2, seed=0,
-          progress=False)
-    return out
 
 
 def train(data, *over, **kw):

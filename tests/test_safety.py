@@ -13,18 +13,9 @@ import pytest
 import torch
 
 from hrmlib import runs
-from hrmlib.data import build
 from conftest import ROOT, run_py
 
 STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s")
-
-
-@pytest.fixture(scope="module")
-def sudoku(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "sudoku"
-    build("sudoku", out, source="generate", gen_count=120, gen_test_count=32, gen_clues=40, num_aug=2, seed=0,
-          progress=False)
-    return out
 
 
 def train(data, *over, **kw):

@@ -12,19 +12,10 @@ import pytest
 import torch
 
 from hrmlib.compat import original_key_to_ours
-from hrmlib.data import build
 from hrmlib.data.format import make_split, write_dataset
 from conftest import FIXTURES, ROOT, run_py
 
 STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s")  # timing columns differ between runs by nature
-
-
-@pytest.fixture(scope="module")
-def sudoku(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "sudoku"
-    build("sudoku", out, source="generate", gen_count=120, gen_test_count=32, gen_clues=40, num_aug=2, seed=0,
-          progress=False)
-    return out
 
 
 def tiny(path: Path, names: list[str]) -> Path:
