@@ -49,6 +49,7 @@ demo: install
 	@echo "== done. Look at:"
 	@echo "   $(DEMO_RUN)/02_train.ipynb       the executed training notebook"
 	@echo "   $(DEMO_RUN)/learning_curve.png   loss and exact accuracy"
+	@echo "   $(DEMO_RUN)/diagnostics.png      gradient and parameter norms, halting, throughput"
 	@echo "   $(DEMO_RUN)/eval/                predictions and metrics.json"
 	@echo "   $(DEMO_RUN)/0[3-5]_*.ipynb       evaluation, H/L internals, step-by-step replay"
 	@echo "   make lab                          to open the notebooks in JupyterLab"
