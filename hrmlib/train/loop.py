@@ -200,8 +200,8 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         load_checked(model, state["model"])  # the average, when the run keeps one
         for o, s in zip(opts, state["opts"]):
             o.load_state_dict(s)
-        saved = state["progress"]  # checkpoints before 2026-12 named iteration/batch "it"/"k"
-        prog = Progress(**{{"it": "iteration", "k": "batch"}.get(k, k): v for k, v in saved.items()})
+        renamed = {"it": "iteration", "k": "batch"}  # the names in checkpoints written before 2026-12
+        prog = Progress(**{renamed.get(k, k): v for k, v in state["progress"].items()})
         explore_gen.set_state(state["explore_rng"])
         torch.set_rng_state(mine["torch_rng"])
         carry = Carry(**mine["carry"]) if mine["carry"] else None
