@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
+# metrics.jsonl columns that differ between identical runs by nature: timing, the process's peak memory
+STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s", "peak_mem_gb")
 
 
 def pytest_collection_modifyitems(config, items):

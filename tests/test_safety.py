@@ -13,9 +13,8 @@ import pytest
 import torch
 
 from hrmlib import runs
-from conftest import ROOT, run_py
+from conftest import ROOT, STEADY, run_py
 
-STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s")
 
 
 def train(data, *over, **kw):

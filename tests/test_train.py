@@ -13,9 +13,9 @@ import torch
 
 from hrmlib.compat import original_key_to_ours
 from hrmlib.data.format import make_split, write_dataset
-from conftest import FIXTURES, ROOT, run_py
+from conftest import FIXTURES, ROOT, STEADY, run_py
 
-STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s")  # timing columns differ between runs by nature
+
 
 
 def tiny(path: Path, names: list[str]) -> Path:
