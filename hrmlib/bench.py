@@ -199,6 +199,7 @@ def main(argv=None) -> int:
         return 2
     print(table(rows))
     if opts.out:
+        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(opts.out), json.dumps(rows, indent=2))
     return 0
 

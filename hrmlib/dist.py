@@ -34,7 +34,9 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         dev = torch.device(name)
         if (dev.type == "cuda" and not torch.cuda.is_available()) or (dev.type == "mps" and not torch.backends.mps.is_available()):
             raise ConfigError(f"device={name}: torch sees no such device on this machine; use device=cpu or auto")
-        return dev
+        # a bare "cuda" means this local rank's GPU, as auto does: torch.cuda.set_device needs an
+        # index, and without one every torchrun worker would share GPU 0 (found on the first H200 run)
+        return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     if torch.backends.mps.is_available():
@@ -53,7 +55,9 @@ def init(device: str = "auto") -> Dist:
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=30))
+        # device_id binds NCCL to this rank's GPU (without it, torch guesses from the rank and warns)
+        kw = {"device_id": dev} if dev.type == "cuda" else {}
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(minutes=30), **kw)
     return Dist(rank, local, world, dev)
 
 

@@ -88,3 +88,23 @@ def test_suite_runs_every_row_and_reports_the_missing_backends(tmp_path):
     for b in missing:
         assert f"arch.attn_backend: '{b}' is not installed" in r.stderr
     assert f"({len(missing)} row(s) did not run)" in r.stdout
+
+
+def test_gpu_check_steps_run_and_come_back_packed(tmp_path):
+    """launch/gpu-check, shrunk to CPU size: the training, its torchrun resume and the TRM rows run, a
+    ROWS filter picks bench-suite rows, an unknown step counts as failed, and the logs, metrics and
+    JSON come back in one archive without checkpoints."""
+    import tarfile
+    env = {**os.environ, "DEVICE": "cpu", "SCALE": "tiny", "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
+    r = subprocess.run([str(ROOT / "launch" / "gpu-check"), str(tmp_path), "300",
+                        "train resume-torchrun bench-eager bench-trm-train nonsense"], env=env, text=True,
+                       capture_output=True, timeout=600)
+    out = r.stdout
+    assert r.returncode == 1 and "== nonsense: unknown step" in out, out[-3000:] + r.stderr[-2000:]
+    assert "done: 4 steps" in out and "resuming from" in out and "done: 8 steps" in out
+    names = tarfile.open(tmp_path / "gpu-check.tgz").getnames()
+    assert "./train/metrics.jsonl" in names and "./resume-torchrun.log" in names
+    assert {n for n in names if n.startswith("./bench/")} == {
+        "./bench/matmul.json", "./bench/sudoku-eager.json", "./bench/sudoku-eager-no-continue-loss.json",
+        "./bench/maze-eager.json", "./bench/trm-trm_debug-train.json"}
+    assert not [n for n in names if "checkpoints" in n or n.endswith(".pt")]

@@ -202,8 +202,10 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
             o.load_state_dict(s)
         renamed = {"it": "iteration", "k": "batch"}  # the names in checkpoints written before 2026-12
         prog = Progress(**{renamed.get(k, k): v for k, v in state["progress"].items()})
-        explore_gen.set_state(state["explore_rng"])
-        torch.set_rng_state(mine["torch_rng"])
+        # the checkpoint was mapped to the training device, but generator states live on the CPU
+        # (a CUDA resume failed with "RNG state must be a torch.ByteTensor" on the first H200 run)
+        explore_gen.set_state(state["explore_rng"].cpu())
+        torch.set_rng_state(mine["torch_rng"].cpu())
         carry = Carry(**mine["carry"]) if mine["carry"] else None
         if record["at"] and d.main:
             runs.set_aside_after(run, prog.step)
