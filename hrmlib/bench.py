@@ -3,6 +3,7 @@
     python -m hrmlib.bench debug batch=32                                   # CPU, eager
     python -m hrmlib.bench sudoku_extreme_1k batch=768 device=cuda compile=true
     python -m hrmlib.bench sudoku_extreme_1k batch=64 seq_len=900 vocab=12  # Maze/ARC shape
+    python -m hrmlib.bench sudoku_extreme_1k batch=768 device=cuda compile=true modes=train profile=prof.txt
 
 A train step is what the trainer does per batch: one ACT segment (forward with the bootstrap
 pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch;
@@ -50,6 +51,7 @@ class Options:
     dtype: str = "auto"  # forward dtype (auto: the config's)
     out: str = ""  # write the rows as JSON here
     stream: int = 4  # eval_q: batches' worth of puzzles streamed through the slots
+    profile: str = ""  # also profile `repeats` more calls per mode; the top kernels and their share go here (text)
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
@@ -86,6 +88,25 @@ def _sync(dev):
         torch.cuda.synchronize(dev)
 
 
+def profile(fn, dev, n: int, title: str, top: int = 20) -> str:
+    """`n` calls of fn under torch.profiler: the operators and kernels with the most self time on the
+    device (on CPU: on the host), per call and as a share of the total, as a text table."""
+    from torch.profiler import ProfilerActivity
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(n):
+            fn()
+        _sync(dev)
+    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    ev = sorted((e for e in prof.key_averages() if getattr(e, key) > 0), key=lambda e: -getattr(e, key))
+    total = sum(getattr(e, key) for e in ev) or 1
+    lines = [f"== {title}: {total / 1e3 / n:.2f} ms of {'device' if dev.type == 'cuda' else 'host'} time per call",
+             f"{'ms/call':>9} {'share':>6} {'calls':>6}  name"]
+    lines += [f"{getattr(e, key) / 1e3 / n:9.3f} {100 * getattr(e, key) / total:5.1f}% {e.count / n:6.0f}  {e.key[:110]}"
+              for e in ev[:top]]
+    return "\n".join(lines) + "\n"
+
+
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
     cfg = C.load(preset, overrides)
     dev = torch.device(opts.device)
@@ -101,7 +122,7 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
              "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
              "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32).to(dev)}
     S_all = S + model.P
-    out_rows = []
+    out_rows, profiles = [], []
     for mode in opts.modes.split(","):
         state = {"carry": model.initial_carry(batch)}
 
@@ -157,6 +178,8 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
             _sync(dev)
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
+        if opts.profile:
+            profiles.append(profile(fn, dev, opts.repeats, f"{preset} {mode} batch {B} compile={opts.compile}"))
         fl = 2 * n_mm**3 if mode == "matmul" else flops(cfg.arch, B, S_all, V, mode)
         if mode == "eval_q":  # per_s counts puzzles; FLOPs are those of the calls made (idle slots too)
             fl *= state["calls"] / cfg.arch.halt_max_steps
@@ -169,6 +192,9 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
             "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
             "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
         })
+    if opts.profile:
+        Path(opts.profile).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(Path(opts.profile), "".join(profiles))
     return out_rows
 
 

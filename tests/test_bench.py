@@ -28,6 +28,20 @@ def test_bench_cli_writes_one_row_per_mode(tmp_path):
     assert len(r.stdout.strip().splitlines()) == 2 + len(rows)  # header, rule, one line per mode
 
 
+def test_profile_names_where_the_time_goes(tmp_path):
+    """profile=FILE: one table per mode, the model's own operators in it, shares that add up to at most 100 %."""
+    prof = tmp_path / "sub" / "prof.txt"
+    run_py("-m", "hrmlib.bench", "debug", *TINY, "batch=4", "seq_len=16", "warmup=1", "repeats=2",
+           "modes=train,eval", f"profile={prof}", check=True)
+    text = prof.read_text()
+    heads = [ln for ln in text.splitlines() if ln.startswith("== ")]
+    assert len(heads) == 2 and "train" in heads[0] and "eval" in heads[1] and "ms of host time per call" in heads[0]
+    assert "aten::mm" in text or "aten::addmm" in text or "aten::linear" in text
+    for table in text.split("== ")[1:]:
+        shares = [float(ln.split()[1].rstrip("%")) for ln in table.splitlines()[2:]]
+        assert shares and shares == sorted(shares, reverse=True) and sum(shares) <= 100.5
+
+
 def test_bench_rejects_an_unknown_mode_and_key():
     r = run_py("-m", "hrmlib.bench", "debug", "modes=fast", "repeats=1", "warmup=0")
     assert r.returncode == 2 and "modes: 'fast' is not one of train, eval, eval_q, matmul" in r.stderr
