@@ -98,13 +98,18 @@ def profile(fn, dev, n: int, title: str, top: int = 20) -> str:
             fn()
         _sync(dev)
     key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
-    ev = sorted((e for e in prof.key_averages() if getattr(e, key) > 0), key=lambda e: -getattr(e, key))
-    total = sum(getattr(e, key) for e in ev) or 1
+    ev = sorted(((getattr(e, key), e) for e in prof.key_averages() if getattr(e, key) > 0), key=lambda te: -te[0])
+    total = sum(t for t, _ in ev) or 1
     lines = [f"== {title}: {total / 1e3 / n:.2f} ms of {'device' if dev.type == 'cuda' else 'host'} time per call",
              f"{'ms/call':>9} {'share':>6} {'calls':>6}  name"]
-    lines += [f"{getattr(e, key) / 1e3 / n:9.3f} {100 * getattr(e, key) / total:5.1f}% {e.count / n:6.0f}  {e.key[:110]}"
-              for e in ev[:top]]
+    lines += [f"{t / 1e3 / n:9.3f} {100 * t / total:5.1f}% {e.count / n:6.0f}  {e.key[:110]}" for t, e in ev[:top]]
     return "\n".join(lines) + "\n"
+
+
+def _write(path: str, text: str):
+    """Bench outputs may name a folder that does not exist yet (gpu-check's do)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(path), text)
 
 
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
@@ -193,8 +198,7 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
             "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
         })
     if opts.profile:
-        Path(opts.profile).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(Path(opts.profile), "".join(profiles))
+        _write(opts.profile, "".join(profiles))
     return out_rows
 
 
@@ -225,8 +229,7 @@ def main(argv=None) -> int:
         return 2
     print(table(rows))
     if opts.out:
-        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(Path(opts.out), json.dumps(rows, indent=2))
+        _write(opts.out, json.dumps(rows, indent=2))
     return 0
 
 

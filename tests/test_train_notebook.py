@@ -5,16 +5,13 @@ import subprocess
 
 import pytest
 
-from hrmlib.data import build
 from conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("nbdata") / "sudoku"
-    build("sudoku", out, source="generate", gen_count=60, gen_test_count=16, gen_clues=40, num_aug=1, seed=1,
-          progress=False)
-    return out
+@pytest.fixture
+def data(sudoku):
+    """The suite's shared small Sudoku dataset (conftest)."""
+    return sudoku
 
 
 def launch(*args, timeout=600):
