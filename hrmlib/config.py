@@ -134,9 +134,8 @@ class Config:
 
     def __post_init__(self):
         _check_ranges(self, "", _RANGES)
-        if self.eval_interval is not None:
-            _check(self.epochs % self.eval_interval == 0, "eval_interval",
-                   f"must divide epochs={self.epochs}, got {self.eval_interval}")
+        _check(self.eval_interval is None or self.epochs % self.eval_interval == 0, "eval_interval",
+               f"must divide epochs={self.epochs}, got {self.eval_interval}")
         _check(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
                "device", f"expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
@@ -192,11 +191,9 @@ def arc2() -> Config:
 
 def debug() -> Config:
     """A tiny HRM that trains on CPU in seconds: what tests and notebook defaults use."""
-    arch = ArchConfig(H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, hidden_size=64, num_heads=2,
-                      halt_max_steps=4)
-    return Config(arch=arch, data_path="data/sudoku-debug", global_batch_size=32, epochs=20,
-                  eval_interval=10, lr=1e-3, puzzle_emb_lr=1e-3, lr_warmup_steps=10,
-                  weight_decay=0.1, puzzle_emb_weight_decay=0.1)
+    arch = ArchConfig(H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, hidden_size=64, num_heads=2, halt_max_steps=4)
+    return Config(arch=arch, data_path="data/sudoku-debug", global_batch_size=32, epochs=20, eval_interval=10,
+                  lr=1e-3, puzzle_emb_lr=1e-3, lr_warmup_steps=10)
 
 
 def demo_hrm() -> Config:
@@ -212,11 +209,9 @@ def demo_hrm() -> Config:
     halt_max_steps=1: one ACT segment (2 H × 2 L cycles) per puzzle, so every step trains on 64
     fresh puzzles; in ten CPU minutes that beats deep supervision over 4 segments (measured, three
     seeds each, docs/benchmarks.md). `arch.halt_max_steps=4` brings ACT back for the replay."""
-    arch = ArchConfig(H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, hidden_size=64, num_heads=2,
-                      halt_max_steps=1, act_continue_loss=False, rope_theta=314.0)
+    arch = dc.replace(debug().arch, halt_max_steps=1, act_continue_loss=False, rope_theta=314.0)
     return Config(arch=arch, data_path="data/sudoku-demo", global_batch_size=64, epochs=160, eval_interval=40,
-                  lr=3e-3, puzzle_emb_lr=3e-3, lr_warmup_steps=100, lr_min_ratio=0.1, weight_decay=0.1,
-                  puzzle_emb_weight_decay=0.1)
+                  lr=3e-3, puzzle_emb_lr=3e-3, lr_warmup_steps=100, lr_min_ratio=0.1)
 
 
 # ---------------------------------------------------------------- TRM presets (TRM README runs, TRM-SPEC §9)
@@ -255,8 +250,7 @@ def trm_arc2() -> Config:
 
 def trm_debug() -> Config:
     """A tiny TRM that trains on CPU in seconds (the `debug` data and schedule)."""
-    arch = ArchConfig(name="trm", H_cycles=2, L_cycles=2, H_layers=0, L_layers=2, hidden_size=64, num_heads=2,
-                      halt_max_steps=4, puzzle_emb_len=1)
+    arch = dc.replace(debug().arch, name="trm", H_layers=0, L_layers=2, puzzle_emb_len=1)
     return dc.replace(debug(), arch=arch, ema=True, ema_rate=0.99)
 
 
@@ -271,8 +265,7 @@ def demo() -> Config:
     arch = ArchConfig(name="trm", mlp_t=True, pos_encodings="none", H_cycles=1, L_cycles=2, H_layers=0, L_layers=2,
                       hidden_size=64, num_heads=2, halt_max_steps=6, puzzle_emb_len=1)
     return Config(arch=arch, data_path="data/sudoku-demo-mix", global_batch_size=64, epochs=24, eval_interval=6,
-                  lr=2e-3, puzzle_emb_lr=2e-3, lr_warmup_steps=100, lr_min_ratio=0.1, weight_decay=0.1,
-                  puzzle_emb_weight_decay=0.1)
+                  lr=2e-3, puzzle_emb_lr=2e-3, lr_warmup_steps=100, lr_min_ratio=0.1)
 
 
 PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo_hrm, debug,
@@ -291,10 +284,8 @@ def from_saved(d: dict) -> Config:
     return from_dict(Config, {k: v for k, v in d.items() if k not in REMOVED})
 
 
-def load(preset: str, overrides: list[str] | tuple[str, ...] = (), base: Config | None = None) -> Config:
+def load(preset: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Build a preset and apply `key=value` overrides (nested keys with dots)."""
-    if base is None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        base = PRESETS[preset]()
-    return apply(base, overrides)
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    return apply(PRESETS[preset](), overrides)

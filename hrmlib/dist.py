@@ -39,9 +39,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
 
 
 def init(device: str = "auto") -> Dist:
@@ -62,9 +60,8 @@ def init(device: str = "auto") -> Dist:
 
 
 def exit_with_parent():
-    """A torchrun worker ends when its torchrun is gone (killed with SIGKILL, say), instead of
-    holding its GPU until the process group's 30-minute timeout: it polls its parent once a second,
-    as ipykernel does."""
+    """A torchrun worker ends when its torchrun is gone (killed with SIGKILL, say), instead of holding
+    its GPU until the process group's 30-minute timeout: it polls its parent once a second, as ipykernel does."""
     parent = os.getppid()
 
     def watch():

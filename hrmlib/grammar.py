@@ -23,11 +23,16 @@ def apply(cfg, overrides) -> typing.Any:
     """Return a copy of dataclass `cfg` with every `key=value` string applied and re-validated."""
     changes: dict = {}
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. lr=1e-4)")
-        key, raw = item.split("=", 1)
+        key, raw = split(item)
         _set(changes, type(cfg), key.strip(), raw.strip())
     return _rebuild(cfg, changes)
+
+
+def split(item: str, hint: str = "e.g. lr=1e-4") -> tuple[str, str]:
+    """`key=value` as (key, value); anything else is a ConfigError ending with `hint`."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value ({hint})")
+    return tuple(item.split("=", 1))
 
 
 def _set(changes: dict, cls, key: str, raw: str, prefix: str = ""):
@@ -62,39 +67,34 @@ def _keys(cls, prefix: str = "") -> list[str]:
     return out
 
 
+_BOOLS = dict.fromkeys(("true", "1", "yes", "on"), True) | dict.fromkeys(("false", "0", "no", "off"), False)
+
+
 def parse_value(key: str, raw: str, t):
     """Parse `raw` as type `t` (bool, int, float, str, Literal, Optional, tuple[str, ...])."""
     origin, args = typing.get_origin(t), typing.get_args(t)
     if origin in (typing.Union, types.UnionType):
-        if raw.lower() in ("none", "null", ""):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return parse_value(key, raw, inner[0])
+        if raw.lower() in ("none", "null", "") and type(None) in args:
+            return None
+        return parse_value(key, raw, next(a for a in args if a is not type(None)))
     if origin is Literal:
         if raw not in args:
             raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")
         return raw
     if origin is tuple:
-        items = raw.strip("[]()")
-        return tuple(s.strip().strip("'\"") for s in items.split(",") if s.strip())
+        return tuple(s.strip().strip("'\"") for s in raw.strip("[]()").split(",") if s.strip())
     if t is bool:
-        low = raw.lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"{key}: expected a bool (true/false), got {raw!r}")
+        if raw.lower() not in _BOOLS:
+            raise ConfigError(f"{key}: expected a bool (true/false), got {raw!r}")
+        return _BOOLS[raw.lower()]
     if t in (int, float):
         try:
             v = float(raw)
-            if t is int:
-                if not v.is_integer():
-                    raise ValueError
-                return int(v)
-            return v
+            if t is float or v.is_integer():
+                return t(v)
         except ValueError:
-            raise ConfigError(f"{key}: expected {t.__name__}, got {raw!r}") from None
+            pass
+        raise ConfigError(f"{key}: expected {t.__name__}, got {raw!r}")
     if t is str:
         return raw
     raise ConfigError(f"{key}: cannot parse values of type {t}")
@@ -141,10 +141,7 @@ def describe(cfg) -> str:
 def from_dict(cls, d: dict):
     """Rebuild a (nested) dataclass from `to_dict()` output, e.g. a run's config.json."""
     hints = typing.get_type_hints(cls)
-    kw = {}
-    for k, v in d.items():
-        if k not in hints:
-            raise ConfigError(f"unknown key {k!r} in saved config; valid keys: {', '.join(_keys(cls))}")
-        t = hints[k]
-        kw[k] = from_dict(t, v) if dc.is_dataclass(t) else (tuple(v) if isinstance(v, list) else v)
-    return cls(**kw)
+    if unknown := [k for k in d if k not in hints]:
+        raise ConfigError(f"unknown key {unknown[0]!r} in saved config; valid keys: {', '.join(_keys(cls))}")
+    return cls(**{k: from_dict(hints[k], v) if dc.is_dataclass(hints[k]) else tuple(v) if isinstance(v, list) else v
+                  for k, v in d.items()})

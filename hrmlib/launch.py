@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, parse_value
 from . import ROOT
+from .grammar import ConfigError, parse_value, split
 from .runs import RunError, new_run_id, prepare
 
 
@@ -44,27 +44,18 @@ def summary(run: Path) -> dict:
     return last
 
 
-def torchrun_cmd(preset: str, overrides: list[str], nproc: int = 1, nnodes: int = 1,
-                 rdzv_endpoint: str | None = None, module: str = "hrmlib.train") -> list[str]:
-    torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun) if torchrun.exists() else "torchrun", f"--nproc-per-node={nproc}"]
-    if nnodes > 1:
-        if not rdzv_endpoint:
-            raise ValueError("nnodes > 1 needs rdzv_endpoint=HOST:PORT (the c10d rendezvous on the first node)")
-        cmd += [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}"]
-    else:
-        cmd += ["--standalone"]
-    # workers inherit our stdout; only rank 0 prints (besides errors), so lines do not interleave
-    cmd += ["-m", module, preset, *overrides]
-    return cmd
-
-
 def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int = 1,
              rdzv_endpoint: str | None = None, run_dir: str | None = None, plot_every_s: float = 10.0,
              threads: int | None = None) -> Path:
     """Train under torchrun; stream its output; redraw the learning curve; return the run dir."""
+    if nnodes > 1 and not rdzv_endpoint:
+        raise ValueError("nnodes > 1 needs rdzv_endpoint=HOST:PORT (the c10d rendezvous on the first node)")
     run = Path(run_dir) if run_dir else ROOT / "runs" / new_run_id(preset)
-    cmd = torchrun_cmd(preset, [*overrides, f"run_dir={run}"], nproc, nnodes, rdzv_endpoint)
+    exe = Path(sys.executable).with_name("torchrun")
+    rdzv = [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}"]
+    # workers inherit our stdout; only rank 0 prints (besides errors), so lines do not interleave
+    cmd = [str(exe) if exe.exists() else "torchrun", f"--nproc-per-node={nproc}",
+           *(rdzv if nnodes > 1 else ["--standalone"]), "-m", "hrmlib.train", preset, *overrides, f"run_dir={run}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if threads or "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // nproc))
@@ -80,8 +71,7 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
                 line = proc.stdout.readline()
                 if not line:
                     break
-                sys.stdout.write(line)
-                sys.stdout.flush()
+                print(line, end="", flush=True)
             if handle is not None and time.time() - last_plot > plot_every_s:
                 last_plot = _redraw(handle, run)
         rc = proc.wait()
@@ -107,13 +97,12 @@ def _kill(proc: subprocess.Popen):
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
             proc.wait(timeout=10)
             return
+        except ProcessLookupError:
+            return
         except subprocess.TimeoutExpired:
-            continue
+            pass
 
 
 def _display_handle():
@@ -122,9 +111,7 @@ def _display_handle():
         from IPython.display import display
     except ImportError:
         return None
-    if get_ipython() is None:
-        return None
-    return display("waiting for the first metrics…", display_id=True)
+    return display("waiting for the first metrics…", display_id=True) if get_ipython() else None
 
 
 def _redraw(handle, run: Path) -> float:
@@ -139,27 +126,23 @@ def _redraw(handle, run: Path) -> float:
 
 # ---------------------------------------------------------------------------- notebooks
 
-def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Path:
-    """Execute a parameterised notebook with papermill into its run directory.
-
-    `key=value` args set notebook parameters (parsed by each parameter's declared type); any other
-    key is a config override appended to the notebook's `overrides` list, so the CLI grammar holds.
-    """
+def run_notebook(notebook: str, args: list[str]) -> Path:
+    """Execute a parameterised notebook with papermill into its run directory. `key=value` args set
+    notebook parameters (parsed by each parameter's declared type); any other key is a config override
+    appended to the notebook's `overrides` list, so the CLI grammar holds."""
     import papermill as pm
     nb = Path(notebook).resolve()
     declared = pm.inspect_notebook(str(nb))
     params, extra = {}, []
     for a in args:
-        if "=" not in a:
-            raise ValueError(f"{a!r} is not key=value; notebook parameters: {', '.join(declared)}")
-        k, v = a.split("=", 1)
+        k, v = split(a, f"notebook parameters: {', '.join(declared)}")
         if k in declared:
             params[k] = _parse(k, v, declared[k]["inferred_type_name"])
         else:
             extra.append(a)
     if extra:
         if "overrides" not in declared:
-            raise ValueError(f"unknown notebook parameters {extra}; declared: {', '.join(declared)}")
+            raise ConfigError(f"unknown notebook parameters {extra}; declared: {', '.join(declared)}")
         params["overrides"] = list(params.get("overrides", [])) + extra
     preset = params.get("preset", declared.get("preset", {}).get("default", "run")).strip("'\"")
     # the executed copy goes into the run it trains (run_dir) or looks at (run), else a new one
@@ -168,15 +151,13 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
         kv = dict(o.split("=", 1) for o in params.get("overrides", []) if "=" in o)
         if "resume" not in kv and not parse_value("overwrite", kv.get("overwrite", "false"), bool):
             prepare(run, resume=False, overwrite=False)
-    run.mkdir(parents=True, exist_ok=True)
-    if "run_dir" in declared:
         params["run_dir"] = str(run)
+    run.mkdir(parents=True, exist_ok=True)
     out = run / nb.name
     print(f"executing {nb.name} → {out}", flush=True)
-    if log_output:  # papermill logs cell output at INFO: show it live, as `papermill --log-output`
-        import logging
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-    pm.execute_notebook(str(nb), str(out), parameters=params, log_output=log_output, cwd=str(nb.parent),
+    import logging  # papermill logs cell output at INFO: show it live, as `papermill --log-output`
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    pm.execute_notebook(str(nb), str(out), parameters=params, log_output=True, cwd=str(nb.parent),
                         progress_bar=False)
     return run
 
@@ -184,58 +165,51 @@ def run_notebook(notebook: str, args: list[str], log_output: bool = True) -> Pat
 def sweep(notebook: str, args: list[str]) -> list[Path]:
     """`seeds=0,1,2`: the notebook once per seed, one after another, each run its own directory
     (`<run_dir>-seed<N>`, or a new `runs/<time>-<preset>-seed<N>-…`); `hrmlib.runs.table` groups them."""
-    seeds = [a for a in args if a.startswith("seeds=")]
-    if not seeds:
+    kv = dict(a.split("=", 1) for a in args if "=" in a)
+    if "seeds" not in kv:
         return [run_notebook(notebook, args)]
-    rest = [a for a in args if not a.startswith("seeds=")]
     try:
-        values = [int(s) for s in seeds[-1].split("=", 1)[1].split(",")]
+        seeds = [int(s) for s in kv["seeds"].split(",")]
     except ValueError:
-        raise ConfigError(f"{seeds[-1]}: expected comma-separated integers, e.g. seeds=0,1,2") from None
-    base = next((a.split("=", 1)[1] for a in rest if a.startswith("run_dir=")), "")
-    preset = next((a.split("=", 1)[1] for a in rest if a.startswith("preset=")), "run")
-    rest = [a for a in rest if not a.startswith("run_dir=")]
+        raise ConfigError(f"seeds={kv['seeds']}: expected comma-separated integers, e.g. seeds=0,1,2") from None
+    base, preset = kv.get("run_dir"), kv.get("preset", "run")
+    rest = [a for a in args if not a.startswith(("seeds=", "run_dir="))]
     return [run_notebook(notebook, rest + [f"seed={s}", f"run_dir={base}-seed{s}" if base else
                                            f"run_dir={ROOT / 'runs' / new_run_id(f'{preset}-seed{s}')}"])
-            for s in values]
+            for s in seeds]
 
 
 def _parse(key: str, v: str, typ: str):
     """A notebook parameter's value from its declared type (papermill's inferred type name), with
     the config grammar's rules (a bool is true/false/1/0/yes/no/on/off, anything else an error)."""
     t = typ.replace(" ", "").lower()
-    if t in ("int", "float"):
-        return parse_value(key, v, int if t == "int" else float)
-    if t == "bool":
-        return parse_value(key, v, bool)
     if t.startswith("list"):
         return [s.strip() for s in v.strip("[]").split(",") if s.strip()]
-    return v
+    return parse_value(key, v, {"int": int, "float": float, "bool": bool}.get(t, str))
+
+
+USAGE = """usage: launch/notebook NOTEBOOK [param=value | config.key=value …] [seeds=0,1,2]
+       python -m hrmlib.launch data PRESET"""
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 2 and argv[0] == "data":  # python -m hrmlib.launch data PRESET: build its dataset
-        from .data import DataError, ensure_data
-        try:
-            print(f"dataset: {ensure_data(argv[1])}")
-            return 0
-        except DataError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
     if {"-h", "--help"} & set(argv[:1]):
-        print(__doc__ + "\nusage: launch/notebook NOTEBOOK [param=value | config.key=value …] [seeds=0,1,2]\n"
-              "       python -m hrmlib.launch data PRESET")
+        print(__doc__ + "\n" + USAGE)
         return 0
-    if len(argv) < 2 or argv[0] != "notebook":
-        print("usage: launch/notebook NOTEBOOK [param=value | config.key=value …]\n"
-              "       python -m hrmlib.launch data PRESET", file=sys.stderr)
+    data = len(argv) == 2 and argv[0] == "data"  # python -m hrmlib.launch data PRESET: build its dataset
+    if not data and (len(argv) < 2 or argv[0] != "notebook"):
+        print(USAGE, file=sys.stderr)
         return 2
+    from .data import DataError, ensure_data
     try:
-        for run in sweep(argv[1], argv[2:]):
-            print(f"done: {run}")
+        if data:
+            print(f"dataset: {ensure_data(argv[1])}")
+        else:
+            for run in sweep(argv[1], argv[2:]):
+                print(f"done: {run}")
         return 0
-    except (RunError, ConfigError) as e:  # refused before anything ran
+    except (RunError, ConfigError, DataError) as e:  # refused before anything ran
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # papermill's PapermillExecutionError carries the failing cell's traceback

@@ -25,11 +25,10 @@ from ..model import ACT, DTYPES, CompatError, build, load_checked
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
-_KEYS_BACK = {v: k for k, v in _KEYS.items()}
 _LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}  # TRM has no H_level (T1)
-_PARTS = [("self_attn.qkv_proj.", "attn.qkv."), ("self_attn.o_proj.", "attn.o."),
-          ("mlp_t.gate_up_proj.", "mlp_t.gate_up."), ("mlp_t.down_proj.", "mlp_t.down."),
-          ("mlp.gate_up_proj.", "mlp.gate_up."), ("mlp.down_proj.", "mlp.down.")]
+_PARTS = {"self_attn.qkv_proj.": "attn.qkv.", "self_attn.o_proj.": "attn.o.",
+          "mlp_t.gate_up_proj.": "mlp_t.gate_up.", "mlp_t.down_proj.": "mlp_t.down.",
+          "mlp.gate_up_proj.": "mlp.gate_up.", "mlp.down_proj.": "mlp.down."}
 # The originals' model class ids (all_config.yaml's arch.name) that hrmlib builds.
 _NAMES = {"hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1": "hrm",
           "recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1": "hrm",
@@ -40,29 +39,25 @@ _IGNORED = {"batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "ca
             "no_ACT_continue"}
 
 
+def _rename(key: str, family: str, back: bool = False) -> str:
+    """One key from the original's names to ours, or with `back` from ours to the original's."""
+    keys, levels, parts = _KEYS, _LEVELS[family], _PARTS
+    if back:
+        keys, levels, parts = ({v: k for k, v in d.items()} for d in (keys, levels, parts))
+    if key in keys:
+        return keys[key]
+    level, dot, rest = key.partition(".")
+    if dot and rest.startswith("layers.") and level in levels:
+        key = f"{levels[level]}.{rest}"
+    for old, new in parts.items():
+        key = key.replace(old, new)
+    return key
+
+
 def original_key_to_ours(key: str, family: str = "hrm") -> str:
     for prefix in ("_orig_mod.", "model.", "inner."):
         key = key.removeprefix(prefix)
-    if key in _KEYS:
-        return _KEYS[key]
-    level, dot, rest = key.partition(".")
-    if dot and rest.startswith("layers.") and level in _LEVELS[family]:
-        key = f"{_LEVELS[family][level]}.{rest}"
-    for orig, ours in _PARTS:
-        key = key.replace(orig, ours)
-    return key
-
-
-def _ours_to_original(key: str, family: str) -> str:
-    if key in _KEYS_BACK:
-        return _KEYS_BACK[key]
-    back = {v: k for k, v in _LEVELS[family].items()}
-    level, dot, rest = key.partition(".")
-    if dot and rest.startswith("layers.") and level in back:
-        key = f"{back[level]}.{rest}"
-    for orig, ours in _PARTS:
-        key = key.replace(ours, orig)
-    return key
+    return _rename(key, family)
 
 
 def to_ours(state_dict: dict, family: str = "hrm") -> dict:
@@ -73,24 +68,17 @@ def to_ours(state_dict: dict, family: str = "hrm") -> dict:
 def to_original(state_dict: dict, compiled: bool = False, family: str = "hrm") -> dict:
     """Our state dict in the original's checkpoint key form (`model.inner.…`)."""
     pre = "_orig_mod.model.inner." if compiled else "model.inner."
-    return {pre + _ours_to_original(k, family): v for k, v in state_dict.items()}
-
-
-def family_of(cfg: dict) -> str:
-    """hrm or trm from an original arch config (all_config.yaml's `arch` or a fixture's config.json)."""
-    name = cfg.get("name")
-    if name is not None:
-        if name not in _NAMES:
-            raise CompatError(f"arch.name {name!r} is not a model hrmlib builds; supported: {', '.join(_NAMES)}")
-        return _NAMES[name]
-    return "trm" if _TRM_ONLY & set(cfg) else "hrm"
+    return {pre + _rename(k, family, back=True): v for k, v in state_dict.items()}
 
 
 def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     """Original arch config (fixture config.json or all_config.yaml's `arch`) → (ArchConfig, dims)."""
     if "arch" in cfg:  # a whole all_config.yaml
         cfg = cfg["arch"]
-    family = family_of(cfg)
+    name = cfg.get("name")  # the family: arch.name if given, else whether TRM-only fields are there
+    if name is not None and name not in _NAMES:
+        raise CompatError(f"arch.name {name!r} is not a model hrmlib builds; supported: {', '.join(_NAMES)}")
+    family = _NAMES[name] if name is not None else "trm" if _TRM_ONLY & set(cfg) else "hrm"
     fields = {f.name for f in dc.fields(ArchConfig)}
     unknown = sorted(set(cfg) - fields - _IGNORED)
     if unknown:
@@ -122,11 +110,10 @@ def read_config(config) -> dict:
     if isinstance(config, dict):
         return config
     path = Path(config)
-    text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
         import yaml  # only needed for original all_config.yaml files
-        return yaml.safe_load(text)
-    return json.loads(text)
+        return yaml.safe_load(path.read_text())
+    return json.loads(path.read_text())
 
 
 def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dtype | None = None) -> ACT:

@@ -10,8 +10,6 @@ from pathlib import Path
 from .. import ROOT
 from .format import DataError, Metadata, Split, Summary, load_split, read_identifiers, validate, write_dataset
 
-TASKS = ("sudoku", "maze", "arc")
-
 # Datasets the workbench can build by itself, offline, for the presets that train on them.
 RECIPES = {
     "data/sudoku-debug": dict(task="sudoku", source="generate", gen_count=200, gen_test_count=64, gen_clues=40,
@@ -33,7 +31,7 @@ def build(task: str, output_dir, **kwargs) -> Summary:
     from .builders import arc, maze, sudoku
     builders = {"sudoku": sudoku.build, "maze": maze.build, "arc": arc.build}
     if task not in builders:
-        raise DataError(f"task must be one of {TASKS}, got {task!r}")
+        raise DataError(f"task must be one of {tuple(builders)}, got {task!r}")
     if task == "maze" and "num_aug" in kwargs:
         kwargs["aug"] = kwargs.pop("num_aug") > 0
     return builders[task](output_dir, **kwargs)
@@ -50,8 +48,7 @@ def ensure_data(preset: str, data_path: str = "") -> Path:
     if recipe is None:
         raise DataError(f"{path} is not a dataset (no identifiers.json); build it first, e.g. "
                         f"python -m hrmlib.data sudoku --output-dir {rel} --source generate")
-    recipe = dict(recipe)
-    print(build(recipe.pop("task"), path, **recipe), flush=True)
+    print(build(output_dir=path, **recipe), flush=True)
     return path
 
 

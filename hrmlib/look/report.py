@@ -11,6 +11,7 @@ code the trainer runs, so a notebook and the trainer agree on the same predictio
 """
 from __future__ import annotations
 
+import dataclasses as dc
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -24,8 +25,6 @@ from .trace import Loaded, eval_dir
 def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=None) -> dict:
     """Metrics of the checkpoint on its test split. With `reuse`, an evaluation the trainer already
     wrote for this checkpoint is read back instead of recomputed."""
-    import dataclasses as dc
-
     from .. import config as C
     from .. import dist
     from ..data import load_split

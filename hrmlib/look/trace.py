@@ -17,8 +17,10 @@ adaptive halting can be judged at inference.
 from __future__ import annotations
 
 import dataclasses as dc
+import shutil
 import subprocess
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -122,9 +124,8 @@ class Trace:
         return 1 / (1 + np.exp(-x))
 
     def halt_steps(self, threshold: Optional[float] = None) -> np.ndarray:
-        """[B] 1-based step at which the model halts: the first step whose halting confidence exceeds
-        `threshold` (None: the training rule, `would_halt`), else the last traced step
-        (halt_max_steps is the limit in training too)."""
+        """[B] 1-based step at which the model halts: the first whose halting confidence exceeds `threshold`
+        (None: the training rule, `would_halt`), else the last step (halt_max_steps limits training too)."""
         h = (self.would_halt if threshold is None else self.halt_confidence > threshold).copy()
         h[-1] = True
         return h.argmax(0) + 1
@@ -146,12 +147,9 @@ class Trace:
         if len(np.unique(d)) <= n:
             return [(f"{v} cells to fill", d == v) for v in np.unique(d)]
         names = ["easiest third", "middle third", "hardest third"] if n == 3 else [f"group {i + 1} of {n}" for i in range(n)]
-        out = []
-        for name, idx in zip(names, np.array_split(np.argsort(d, kind="stable"), n)):
-            mask = np.zeros(self.batch, bool)
-            mask[idx] = True
-            out.append((f"{name} ({d[idx].min()}–{d[idx].max()} to fill)", mask))
-        return out
+        parts = np.array_split(np.argsort(d, kind="stable"), n)
+        return [(f"{name} ({d[i].min()}–{d[i].max()} to fill)", np.isin(np.arange(self.batch), i))
+                for name, i in zip(names, parts)]
 
     def showcase(self) -> int:
         """A puzzle worth replaying: wrong after the first segment and right after the last, the one
@@ -163,8 +161,7 @@ class Trace:
         return int(np.lexsort((self.difficulty, settled, ok))[-1])
 
     def adaptive(self, cap: Optional[int] = None, threshold: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
-        """(exact-correct [B], steps used [B]) when halting adaptively (`halt_steps(threshold)`) with
-        at most `cap` steps."""
+        """(exact-correct [B], steps used [B]) halting adaptively (`halt_steps(threshold)`), at most `cap` steps."""
         used = np.minimum(self.halt_steps(threshold), cap or self.steps)
         return self.correct[used - 1, np.arange(self.batch)], used
 
@@ -183,12 +180,8 @@ class _Recorder:
 
     def __init__(self, keep: str, reduce):
         self.keep, self.reduce = keep, reduce
-        self.prev: dict[str, torch.Tensor] = {}
-        self.start: dict[str, torch.Tensor] = {}
-        self.res = {"H": [], "L": []}
-        self.states = {"H": [], "L": []}
 
-    def begin(self, z_H, z_L):
+    def begin(self, z_H, z_L):  # at the start of every step
         self.prev = {"H": z_H.detach().float(), "L": z_L.detach().float()}
         self.start = dict(self.prev)
         self.res = {"H": [], "L": []}
@@ -225,8 +218,7 @@ def trace(model, batch: dict, max_steps: Optional[int] = None, keep: str = "step
     was_training, hook0 = model.training, model.trace
     T = max_steps or model.cfg.halt_max_steps
     rec = _Recorder(keep, reduce)
-    rows: dict[str, list] = {k: [] for k in ("logits", "q_halt", "q_continue", "res_H", "res_L", "pos_H", "pos_L",
-                                             "z_H", "z_L", "zu_H", "zu_L")}
+    rows = defaultdict(list)
     try:
         model.eval()
         model.trace = rec
@@ -252,21 +244,19 @@ def trace(model, batch: dict, max_steps: Optional[int] = None, keep: str = "step
     finally:
         model.trace = hook0
         model.train(was_training)
+    return _assemble(rows, batch, model, task, index)
+
+
+def _assemble(rows, batch, model, task, index) -> Trace:
     logits = np.stack(rows["logits"])
-    return _assemble(rows, logits, batch, model, task, index)
-
-
-def _assemble(rows, logits, batch, model, task, index) -> Trace:
-    lt = torch.from_numpy(logits)
     preds = logits.argmax(-1)
     inputs = batch["inputs"].cpu().numpy().astype(np.int64)
     prev = np.concatenate([inputs[None], preds[:-1]])
     st = lambda k: np.stack(rows[k]) if rows[k] else None  # noqa: E731
-    B = inputs.shape[0]
     return Trace(task=task, inputs=inputs, labels=batch["labels"].cpu().numpy().astype(np.int64),
-                 index=np.asarray(index if index is not None else np.full(B, -1)), P=model.P,
+                 index=np.asarray(index if index is not None else np.full(len(inputs), -1)), P=model.P,
                  train_max_steps=model.cfg.halt_max_steps, logits=logits, preds=preds,
-                 confidence=torch.softmax(lt, -1).amax(-1).numpy(), changed=preds != prev,
+                 confidence=torch.softmax(torch.from_numpy(logits), -1).amax(-1).numpy(), changed=preds != prev,
                  q_halt=st("q_halt"), q_continue=st("q_continue"), res_H=st("res_H"), res_L=st("res_L"),
                  pos_res_H=st("pos_H"), pos_res_L=st("pos_L"), z_H=st("z_H"), z_L=st("z_L"),
                  z_H_updates=st("zu_H"), z_L_updates=st("zu_L"), family=model.family,
@@ -299,7 +289,6 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
     `data_path` overrides the dataset (empty: the checkpoint's); "" means not given, for notebooks."""
     from ..compat import load_original, read_config
     from ..data import load_split
-    dev = torch.device(device)
     src = _abs(source)
     cfg, ck = None, None
     if config:  # an original checkpoint; its all_config.yaml names the dataset, which gives the sizes
@@ -314,7 +303,7 @@ def load(source, config="", data_path="", step: Optional[int] = None, device: st
         ck = find_checkpoint(src, step)
         model, cfg, _ = load_model(ck)
         data_path = data_path or cfg.data_path
-    model = model.to(dev).eval()
+    model = model.to(device).eval()
     dp = _abs(data_path) if data_path else None
     task = task_of(load_split(dp, "test").meta, dp) if dp and (dp / "test").exists() else "tokens"
     return Loaded(model, cfg, dp, ck, task)
@@ -342,16 +331,11 @@ def trace_examples(m: Loaded, indices=None, limit: int = 0, split: str = "test",
 
 def concat(parts: list[Trace]) -> Trace:
     """Traces of different puzzles (same steps) joined along the puzzle axis."""
+    puzzle_axis = {"inputs": 0, "labels": 0, "index": 0, "res_H": 2, "res_L": 2, "z_H_updates": 2, "z_L_updates": 2}
     kw = {}
     for f in dc.fields(Trace):
         vals = [getattr(p, f.name) for p in parts]
-        if f.name in ("inputs", "labels", "index"):
-            kw[f.name] = np.concatenate(vals)
-        elif isinstance(vals[0], np.ndarray):
-            axis = 2 if f.name in ("res_H", "res_L", "z_H_updates", "z_L_updates") else 1
-            kw[f.name] = np.concatenate(vals, axis=axis)
-        else:
-            kw[f.name] = vals[0]
+        kw[f.name] = np.concatenate(vals, puzzle_axis.get(f.name, 1)) if isinstance(vals[0], np.ndarray) else vals[0]
     return Trace(**kw)
 
 
@@ -373,8 +357,6 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
     run = ROOT / "runs" / "debug-notebook"
     if checkpoints(run) and not force_train:
         return run
-    import shutil
-
     from ..data import ensure_data
     shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint starts afresh
     data = ensure_data("debug")

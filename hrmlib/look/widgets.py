@@ -47,24 +47,16 @@ class Replay(W.VBox):
         self.step_slider = W.IntSlider(min=1, max=T, value=1, description="ACT step", continuous_update=True)
         W.jslink((self.play, "value"), (self.step_slider, "value"))
         self.outcome = W.ToggleButtons(options=["all", "correct", "incorrect"], value="all", description="show")
-        d = tr.difficulty
-        self.difficulty = W.IntRangeSlider(min=int(d.min()), max=int(max(d.max(), d.min() + 1)),
-                                           value=(int(d.min()), int(max(d.max(), d.min() + 1))),
-                                           description="cells to fill")
+        lo, hi = int(tr.difficulty.min()), int(max(tr.difficulty.max(), tr.difficulty.min() + 1))
+        self.difficulty = W.IntRangeSlider(min=lo, max=hi, value=(lo, hi), description="cells to fill")
         self.puzzle = W.Dropdown(description="puzzle", layout=W.Layout(width="460px"))
         self.level = W.ToggleButtons(options=_levels(tr), value="H", description="residuals")
-        self.grid = W.Image(format="png")
+        self.grid, self.side = W.Image(format="png"), W.Image(format="png")
         self.grid.add_class("hrm-replay-grid")
-        self.side = W.Image(format="png")
         self.status = W.HTML()
         self._cache: dict = {}
-        super().__init__([
-            W.HBox([self.play, self.step_slider]),
-            W.HBox([self.puzzle, self.outcome]),
-            W.HBox([self.difficulty, self.level]),
-            W.HBox([self.grid, self.side]),
-            self.status,
-        ])
+        super().__init__([W.HBox([self.play, self.step_slider]), W.HBox([self.puzzle, self.outcome]),
+                          W.HBox([self.difficulty, self.level]), W.HBox([self.grid, self.side]), self.status])
         self.add_class("hrm-replay")
         self.step_slider.observe(lambda _: self.draw(), "value")
         self.puzzle.observe(lambda _: self.draw(), "value")

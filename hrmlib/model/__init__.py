@@ -5,8 +5,7 @@
     act.py    what both share: encoding, heads, initial states, the ACT segment (Carry)
     layers.py blocks, attention, SwiGLU, RMSNorm, RoPE · puzzle_emb.py the sparse table · losses.py
 
-A third family is one new file with an `ACT` subclass (`build_nets`, `blocks`, `inner`) and a line in
-FAMILIES.
+A third family is one new file with an `ACT` subclass (`build_nets`, `blocks`, `inner`) and a line in FAMILIES.
 """
 from __future__ import annotations
 

@@ -95,16 +95,12 @@ class ACT(nn.Module):
 
     def reset_parameters(self):
         """Draw every random tensor in the original's order, so a seeded build matches it exactly."""
-        self.embed.reset_parameters()
-        self.lm_head.reset_parameters()
-        self.q_head.reset_parameters()  # drawn, then overwritten: Q starts at "continue" (-5, -5)
-        with torch.no_grad():
+        for m in (self.embed, self.lm_head, self.q_head, self.pos, *self.blocks()):
+            if m is not None:
+                m.reset_parameters()
+        with torch.no_grad():  # q_head is drawn above, then overwritten: Q starts at "continue" (-5, -5)
             self.q_head.weight.zero_()
             self.q_head.bias.fill_(-5.0)
-        if self.pos is not None:
-            self.pos.reset_parameters()
-        for block in self.blocks():
-            block.reset_parameters()
         trunc_normal_(self.H_init, std=1.0)
         trunc_normal_(self.L_init, std=1.0)
 
@@ -135,11 +131,9 @@ class ACT(nn.Module):
     def initial_carry(self, batch: dict) -> Carry:
         """All rows start halted, so the first call loads the batch and resets to H_init/L_init.
         Zeros rather than the original's torch.empty (P11): no garbage ever enters a computation."""
-        B = batch["inputs"].shape[0]
-        dev = batch["inputs"].device
+        B, dev = batch["inputs"].shape[0], batch["inputs"].device
         z = torch.zeros(B, self.P + self.S, self.cfg.hidden_size, dtype=self.dtype, device=dev)
-        return Carry(z, z.clone(), torch.zeros(B, dtype=torch.int32, device=dev),
-                     torch.ones(B, dtype=torch.bool, device=dev),
+        return Carry(z, z.clone(), z.new_zeros(B, dtype=torch.int32), z.new_ones(B, dtype=torch.bool),
                      {k: torch.zeros_like(v) for k, v in batch.items()})
 
     def forward(self, carry: Carry, batch: dict, explore=None, halt_on_q: bool = False,
@@ -162,8 +156,7 @@ class ACT(nn.Module):
         out = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_cont}
         with torch.no_grad():
             steps = steps + 1
-            is_last = steps >= limit
-            halted = is_last
+            halted = is_last = steps >= limit
             # halt when Q prefers halting; without the continue target, when q_halt > 0 (TRM)
             q_says = q_halt > (q_cont if self.cfg.continue_loss else 0)
             if halt_on_q and not self.training:  # ours; the original's eval runs all halt_max_steps segments

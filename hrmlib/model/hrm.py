@@ -4,7 +4,7 @@ Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hi
 
 HRM has two recurrent modules: L updates H_cycles × L_cycles times with the input injected, H once
 per cycle from L. Only the last L and the last H update carry gradient (the paper's one-step
-gradient); the ACT wrapper around it lives in `hrmlib.act`, shared with TRM (`hrmlib.trm`).
+gradient); the ACT wrapper around it lives in `act.py`, shared with TRM (`trm.py`).
 """
 from __future__ import annotations
 

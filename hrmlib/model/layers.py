@@ -27,10 +27,8 @@ BACKENDS = ("fa3", "fa2", "sdpa")
 
 
 def trunc_normal_(t: torch.Tensor, std: float = 1.0, lower: float = -2.0, upper: float = 2.0) -> torch.Tensor:
-    """JAX-style truncated normal whose std is exactly `std` (torch's trunc_normal_ is not).
-
-    Uses the original recipe draw for draw, so a seeded build reproduces its weights bit-exactly.
-    """
+    """JAX-style truncated normal whose std is exactly `std` (torch's trunc_normal_ is not), drawn as
+    the original draws it, so a seeded build reproduces its weights bit-exactly."""
     with torch.no_grad():
         if std == 0:
             return t.zero_()
@@ -45,8 +43,6 @@ def trunc_normal_(t: torch.Tensor, std: float = 1.0, lower: float = -2.0, upper:
 
 
 class Linear(nn.Module):
-    """Bias-free-by-default linear layer with an fp32 weight cast to the input dtype per call."""
-
     def __init__(self, d_in: int, d_out: int, bias: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(d_out, d_in))
@@ -63,8 +59,6 @@ class Linear(nn.Module):
 
 
 class Embedding(nn.Module):
-    """Lookup table with an fp32 weight cast to `dtype` before the lookup."""
-
     def __init__(self, num: int, dim: int, init_std: float, dtype: torch.dtype):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(num, dim))
@@ -153,8 +147,7 @@ class Attention(nn.Module):
 
 def swiglu_width(D: int, expansion: float) -> int:
     """The original's inner width: round(expansion·D·2/3) rounded *up* to a multiple of 256."""
-    n = round(expansion * D * 2 / 3)
-    return -(-n // 256) * 256
+    return -(-round(expansion * D * 2 / 3) // 256) * 256
 
 
 class SwiGLU(nn.Module):

@@ -20,9 +20,7 @@ class PuzzleEmbedding(nn.Module):
         self.local_ids: torch.Tensor | None = None  # [B] table rows behind `local`
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        local = self.weights[ids]  # a copy: the table is a buffer, so autograd never reaches it
         if self.training and torch.is_grad_enabled():
-            with torch.no_grad():
-                local = self.weights[ids]
             self.local, self.local_ids = local.requires_grad_(), ids
-            return local.to(self.dtype)
-        return self.weights[ids].to(self.dtype)
+        return local.to(self.dtype)

@@ -53,11 +53,7 @@ def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
 
 def checkpoints(run: Path) -> list[Path]:
     """Complete checkpoints of a run, oldest first."""
-    d = run / "checkpoints"
-    if not d.is_dir():
-        return []
-    found = [p for p in d.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name[5:].isdigit()
-             and (p / "state.pt").exists()]
+    found = [p for p in (run / "checkpoints").glob("step_*") if p.name[5:].isdigit() and (p / "state.pt").exists()]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
@@ -75,9 +71,8 @@ def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist
         torch.save(state, part / "state.pt")  # state.pt last: its presence marks completeness
         shutil.rmtree(final, ignore_errors=True)
         os.replace(part, final)
-        keep = {p.name for p in checkpoints(run)[-keep_last:]} | ({f"step_{best_step}"} if best_step else set())
-        for p in checkpoints(run):
-            if p.name not in keep:
+        for p in checkpoints(run)[:-keep_last]:
+            if not best_step or p.name != f"step_{best_step}":
                 shutil.rmtree(p, ignore_errors=True)
     barrier(d)
     return final
@@ -85,15 +80,12 @@ def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist
 
 def finite(*trees) -> bool:
     """Every floating tensor in nested dicts/lists is finite (what a checkpoint may hold)."""
-    def walk(x):
-        if isinstance(x, torch.Tensor):
-            return not x.is_floating_point() or bool(torch.isfinite(x).all())
-        if isinstance(x, dict):
-            return all(walk(v) for v in x.values())
-        if isinstance(x, (list, tuple)):
-            return all(walk(v) for v in x)
-        return True
-    return all(walk(t) for t in trees)
+    for t in trees:
+        if isinstance(t, (dict, list, tuple)) and not finite(*(t.values() if isinstance(t, dict) else t)):
+            return False
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not torch.isfinite(t).all():
+            return False
+    return True
 
 
 def _load(path: Path, device=None):
@@ -121,22 +113,15 @@ def load_model(ck: Path, device="cpu", overrides=()):
     """(model with the checkpoint's weights, its config with `overrides` applied, state.pt) — the
     one way a checkpoint becomes a model (evaluation, notebooks)."""
     from ..config import apply, from_saved
+    from ..data import load_split
     from ..model import build, forward_dtype, load_checked
-    state = load_state(ck)
+    state = _load(ck / "state.pt")
     cfg = apply(from_saved(state["config"]), list(overrides))
-    if "dims" in state:
-        dims = state["dims"]
-    else:  # a checkpoint written without its sizes: the dataset's
-        from ..data import load_split
-        dims = vars(load_split(Path(cfg.data_path), "test").meta)
+    # a checkpoint written without its sizes: the dataset's
+    dims = state["dims"] if "dims" in state else vars(load_split(Path(cfg.data_path), "test").meta)
     model = build(cfg.arch, dims, forward_dtype(cfg.arch.forward_dtype, torch.device(device).type))
     load_checked(model, state["model"])
     return model.to(device), cfg, state
-
-
-def load_state(ck: Path) -> dict:
-    """A checkpoint's state.pt (weights, config, identifiers) on the CPU; RunError when damaged."""
-    return _load(ck / "state.pt")
 
 
 def usable(run: Path) -> tuple[list[Path], list[str]]:
@@ -149,15 +134,6 @@ def usable(run: Path) -> tuple[list[Path], list[str]]:
         except RunError as e:
             bad.append(str(e))
     return good, bad
-
-
-def load_checkpoint(path: Path, d: Dist, device) -> tuple[dict, dict]:
-    state = _load(path / "state.pt", device)
-    rank_file = path / f"rank{d.rank}.pt"
-    if not rank_file.exists():
-        raise RunError(f"{path} was written by {state['world_size']} processes; resume it with the "
-                       f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")
-    return state, _load(rank_file, device)
 
 
 def set_aside_after(run: Path, step: int) -> Path | None:
@@ -189,9 +165,14 @@ def load_latest(run: Path, d: Dist, device, at: Path | None = None) -> tuple[Pat
             except RunError as e:
                 print(f"warning: {e}; trying the checkpoint before it", flush=True)
     choice = broadcast_object(choice, d)
-    if d.main and choice:
-        print(f"resuming from {choice}", flush=True)
     if choice is None:
         raise RunError(f"resume={run}: no checkpoint there loads (all damaged); start over with run_dir={run} "
                        f"overwrite=true")
-    return Path(choice), *load_checkpoint(Path(choice), d, device)
+    if d.main:
+        print(f"resuming from {choice}", flush=True)
+    ck = Path(choice)
+    state, rank_file = _load(ck / "state.pt", device), ck / f"rank{d.rank}.pt"
+    if not rank_file.exists():
+        raise RunError(f"{ck} was written by {state['world_size']} processes; resume it with the "
+                       f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")
+    return ck, state, _load(rank_file, device)

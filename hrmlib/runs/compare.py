@@ -29,9 +29,8 @@ def find(select=None, root="runs") -> list[Path]:
     elif isinstance(select, str):
         select = [s.strip() for s in select.split(",") if s.strip()]
     out = []
-    for s in select:
-        s = s if Path(s).is_absolute() else str(ROOT / s)
-        out += sorted(Path(p) for p in glob.glob(s) if (Path(p) / "config.json").is_file())
+    for s in select:  # an absolute `s` stays itself under ROOT / s
+        out += sorted(Path(p) for p in glob.glob(str(ROOT / s)) if (Path(p) / "config.json").is_file())
     return list(dict.fromkeys(out))
 
 
@@ -44,9 +43,8 @@ def family(cfg: dict) -> str:
 
 def summary(run: Path) -> dict:
     """One run: what it is, how far it got, its best evaluation, its hardware."""
-    saved, env = read_json(run / "config.json"), {}
-    if (run / "env.json").exists():
-        env = read_json(run / "env.json")
+    saved = read_json(run / "config.json")
+    env = read_json(run / "env.json") if (run / "env.json").exists() else {}
     rows = read_jsonl(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
     train = [r for r in rows if r.get("split") == "train"]
     test = [r for r in rows if r.get("split") == "test"]
@@ -88,11 +86,8 @@ def seed_groups(rows: list[dict]) -> dict[str, dict]:
 def checkpoint_evals(run) -> list[dict]:
     """One row per evaluated checkpoint of `run` on its own data (`<run>/eval/step_<N>/metrics.json`,
     the trainer's and `python -m hrmlib.evaluate steps=…`'s), by step."""
-    rows = []
-    for p in Path(run, "eval").glob("step_*/metrics.json"):
-        name = p.parent.name
-        if name[5:].isdigit():
-            rows.append({"step": int(name[5:]), **read_json(p)})
+    rows = [{"step": int(p.parent.name[5:]), **read_json(p)} for p in Path(run, "eval").glob("step_*/metrics.json")
+            if p.parent.name[5:].isdigit()]
     return sorted(rows, key=lambda r: r["step"])
 
 

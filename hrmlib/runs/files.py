@@ -43,7 +43,6 @@ class RunError(RuntimeError):
     nothing to resume, damaged files): the message says what to do."""
 
 
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -134,12 +133,10 @@ class Metrics:
 
     def __init__(self, run: Path, cfg, enabled: bool):
         self.path, self.enabled, self.sinks = run / "metrics.jsonl", enabled, []
-        if not enabled:
-            return
-        if cfg.tensorboard:
+        if enabled and cfg.tensorboard:
             SummaryWriter = _optional("torch.utils.tensorboard", "tensorboard=true", "tensorboard").SummaryWriter
             self.sinks.append(("tb", SummaryWriter(str(run / "tensorboard"))))
-        if cfg.wandb:
+        if enabled and cfg.wandb:
             wandb = _optional("wandb", f"wandb={cfg.wandb}", "wandb")
             wandb.init(project="hrm-workbench", name=run.name, dir=str(run), config=cfg.to_dict(),
                        mode=cfg.wandb, resume="allow", id=run.name)
@@ -165,8 +162,7 @@ class Metrics:
         if not (self.enabled and self.path.exists()):
             return
         rows = read_jsonl(self.path, torn_ok=True)
-        keep = [json.dumps(r) for r in rows if r["step"] <= step]
-        atomic_write(self.path, "".join(ln + "\n" for ln in keep))
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in rows if r["step"] <= step))
 
     def close(self):
         for kind, sink in self.sinks:
@@ -174,9 +170,8 @@ class Metrics:
 
 
 def read_jsonl(path: Path, torn_ok: bool = False) -> list[dict]:
-    """Rows of a metrics.jsonl. Its last line may be torn — cut by a kill mid-write, or still being
-    written by a running trainer: it is skipped (with `torn_ok`, saying so). A bad line elsewhere
-    is a RunError naming its line number."""
+    """Rows of a metrics.jsonl. Its last line may be torn — cut by a kill mid-write, or still being written
+    by a running trainer: it is skipped (with `torn_ok`, saying so). A bad line elsewhere: a RunError naming it."""
     lines = path.read_text().split("\n")
     rows = []
     for i, ln in enumerate(lines, 1):

@@ -22,10 +22,9 @@ KS = (1, 2, 10, 100, 1000)
 
 
 def crop(seq: np.ndarray) -> np.ndarray:
-    """30×30 tokens → grid: the largest top-left rectangle of colour tokens (2…11), minus 2.
-
-    Rows are scanned from the top; a row's width is cut at its first non-colour token, and the
-    area-maximising row count wins — the original's rule, so EOS/PAD end the grid."""
+    """30×30 tokens → grid: the largest top-left rectangle of colour tokens (2…11), minus 2. Rows are
+    scanned from the top, a row's width cut at its first non-colour token, and the area-maximising
+    row count wins — the original's rule, so EOS/PAD end the grid."""
     g = np.asarray(seq).reshape(30, 30).astype(np.int64)
     width, best, size = 30, 0, (0, 0)
     for r in range(30):
@@ -61,18 +60,16 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
         if key[1] not in truth[task]:
             continue  # cannot happen for a consistent dataset; never let it score
         votes[key][grid_hash(invert(crop(p), tid, colours))].append(1 / (1 + np.exp(-float(q))))
-    per_task, passed = {}, {k: 0 for k in KS}
+    per_task = {}
     for task, inputs_truth in sorted(truth.items()):
         ranks = []
         for h_in, h_out in sorted(inputs_truth.items()):
-            cands = sorted(votes[(task, h_in)].items(), key=lambda kv: (len(kv[1]), np.mean(kv[1])), reverse=True)
-            order = [h for h, _ in cands]
+            v = votes[(task, h_in)]
+            order = sorted(v, key=lambda h: (len(v[h]), np.mean(v[h])), reverse=True)
             ranks.append(order.index(h_out) + 1 if h_out in order else None)
         per_task[task] = {"test_inputs": len(ranks), "rank_of_truth": ranks}
-        for k in KS:
-            passed[k] += all(r is not None and r <= k for r in ranks)
-    n = max(len(truth), 1)
-    return {**{f"pass@{k}": passed[k] / n for k in KS}, "tasks": len(truth), "per_task": per_task}
+    solved = lambda k: sum(all(r is not None and r <= k for r in t["rank_of_truth"]) for t in per_task.values())
+    return {**{f"pass@{k}": solved(k) / max(len(truth), 1) for k in KS}, "tasks": len(truth), "per_task": per_task}
 
 
 def vote_dir(eval_dir: Path, data_path: Path) -> dict:

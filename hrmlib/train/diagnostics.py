@@ -52,24 +52,21 @@ class Diagnostics:
         p_norm = torch.stack(torch._foreach_norm(self.params)).double().square().sum().sqrt()
         delta = torch._foreach_sub([p.detach() for p in self.params], self.before)
         d_norm = torch.stack(torch._foreach_norm(delta)).double().square().sum().sqrt()
-        self.before = []
+        self.before, dev = [], self.params[0].device
+        # peak memory of this process: CUDA's allocator on a GPU, the resident set (Linux: KiB) on a CPU
+        mem = (torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda"
+               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
         return {"param_norm": p_norm.item(), "update_ratio": (d_norm / p_norm.clamp_min(1e-30)).item(),
-                "peak_mem_gb": peak_memory_gb(next(iter(self.params)).device)}
-
-
-def peak_memory_gb(device) -> float:
-    """Peak memory of this process: CUDA's allocator on a GPU, the resident set on a CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+                "peak_mem_gb": mem}
 
 
 class Watch:
     """Early warnings from the rows the trainer logs: a norm far above its recent median (or not
     finite), and a Q head that halts every puzzle after one segment, or none before the limit."""
+    window, factor = 50, 10.0  # the steps a median and a Q streak look back over; "far above" the median
 
-    def __init__(self, halt_max_steps: int, window: int = 50, factor: float = 10.0):
-        self.max, self.window, self.factor = halt_max_steps, window, factor
+    def __init__(self, halt_max_steps: int):
+        self.max = halt_max_steps
         self.history: dict[str, list[float]] = {"grad_norm": [], "param_norm": []}
         self.act_steps: list[float] = []
         self.quiet_until: dict[str, int] = {}
@@ -77,28 +74,28 @@ class Watch:
     def __call__(self, row: dict) -> list[str]:
         step, out = row["step"], []
         for k, hist in self.history.items():
-            v = row.get(k)
-            if v is None:
+            if (v := row.get(k)) is None:
                 continue
-            if len(hist) >= 20 and (not math.isfinite(v) or v > self.factor * statistics.median(hist)):
-                out.append(self._say(k, step, f"{k} is {v:.3g} at step {step}, {v / max(statistics.median(hist), 1e-30):.0f}× "
-                                              f"its median over the last {len(hist)} steps: the run may be diverging "
-                                              f"(a lower lr, or arch.forward_dtype=float32)"))
+            med = statistics.median(hist or [0.0])
+            if len(hist) >= 20 and (not math.isfinite(v) or v > self.factor * med):
+                self._say(out, k, step, f"{k} is {v:.3g} at step {step}, {v / max(med, 1e-30):.0f}× its median over "
+                                        f"the last {len(hist)} steps: the run may be diverging "
+                                        f"(a lower lr, or arch.forward_dtype=float32)")
             hist.append(v)
             del hist[:-self.window]
         if self.max > 1 and row.get("count"):
             self.act_steps.append(row["act_steps"])
             del self.act_steps[:-self.window]
-            if len(self.act_steps) == self.window and all(a == 1 for a in self.act_steps):
-                out.append(self._say("q_first", step, f"Q head collapse: every puzzle halted after its first segment "
-                                                      f"for the last {self.window} steps (step {step})"))
-            if len(self.act_steps) == self.window and step > 4 * self.window and all(a == self.max for a in self.act_steps):
-                out.append(self._say("q_never", step, f"Q halted no puzzle before the limit of {self.max} segments in "
-                                                      f"the last {self.window} steps (step {step})"))
-        return [m for m in out if m]
+            full = len(self.act_steps) == self.window
+            if full and all(a == 1 for a in self.act_steps):
+                self._say(out, "q_first", step, f"Q head collapse: every puzzle halted after its first segment "
+                                                f"for the last {self.window} steps (step {step})")
+            if full and step > 4 * self.window and all(a == self.max for a in self.act_steps):
+                self._say(out, "q_never", step, f"Q halted no puzzle before the limit of {self.max} segments in "
+                                                f"the last {self.window} steps (step {step})")
+        return out
 
-    def _say(self, key: str, step: int, msg: str) -> str:
-        if step < self.quiet_until.get(key, 0):  # once per condition per 10 windows
-            return ""
-        self.quiet_until[key] = step + 10 * self.window
-        return "warning: " + msg
+    def _say(self, out: list, key: str, step: int, msg: str):
+        if step >= self.quiet_until.get(key, 0):  # once per condition per 10 windows
+            self.quiet_until[key] = step + 10 * self.window
+            out.append("warning: " + msg)

@@ -22,9 +22,7 @@ from torch import nn
 
 class EMA:
     def __init__(self, model: nn.Module, rate: float, warmup: bool = False):
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self.names = [n for n, _ in named]
-        self.params = [p for _, p in named]
+        self.names, self.params = map(list, zip(*[(n, p) for n, p in model.named_parameters() if p.requires_grad]))
         self.shadow = [p.detach().clone() for p in self.params]
         self.rate, self.warmup = rate, warmup
 

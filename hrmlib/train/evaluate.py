@@ -80,11 +80,9 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
             for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
                 b = to_torch(batch, d.device)
                 carry, calls = model.initial_carry(b), 0
-                while True:  # eval mode halts only at halt_max_steps
+                while not calls or not carry.halted.all():  # eval mode halts only at halt_max_steps
                     carry, out = model(carry, b)
                     calls += 1
-                    if carry.halted.all():
-                        break
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
                 segs += calls * n
@@ -119,9 +117,8 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
         tdist.all_reduce(sums)  # the only collective: ranks may have made different numbers of calls
     s = dict(zip(EVAL_KEYS + ("segments", "examples"), sums.tolist()))
     n = max(s["count"], 1)
-    res = {"count": int(s["count"]), "exact_accuracy": s["exact_accuracy"] / n, "accuracy": s["accuracy"] / n,
-           "q_halt_accuracy": s["q_halt_accuracy"] / n, "act_steps": s["steps"] / n,
-           "lm_loss": s["lm_loss"] / n, "q_halt_loss": s["q_halt_loss"] / n,
+    res = {"count": int(s["count"]), **{k: s[k] / n for k in ("exact_accuracy", "accuracy", "q_halt_accuracy")},
+           "act_steps": s["steps"] / n, "lm_loss": s["lm_loss"] / n, "q_halt_loss": s["q_halt_loss"] / n,
            "segments": s["segments"] / max(s["examples"], 1),  # forward segments spent per example
            "seconds": time.perf_counter() - t0}  # wall time of this evaluation (not a metric: varies)
     res["puzzles_per_s"] = s["examples"] / max(res["seconds"], 1e-9)

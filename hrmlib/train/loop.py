@@ -82,7 +82,6 @@ def resolve_config(argv: list[str]) -> tuple[str, C.Config, dict]:
     at = None
     if (Path(resume) / "state.pt").exists():  # one checkpoint of a run: rewind to it (later steps are redone)
         at, resume = Path(resume), str(Path(resume).parent.parent)
-        over = [o for o in over if not o.startswith("resume=")] + [f"resume={resume}"]
     path = Path(resume) / "config.json"
     if not path.is_file():
         raise runs.RunError(f"resume={resume}: no config.json there; expected a run directory runs/<id>")
@@ -109,14 +108,10 @@ def load_weights(model, path: str, identifiers: list[str]):
     """init_from: an hrmlib checkpoint (or run directory; with EMA its averaged weights) or an original
     HRM/TRM checkpoint file of the configured family."""
     p = Path(path)
-    if p.is_dir() and not (p / "state.pt").exists():
-        found = runs.checkpoints(p)
-        if not found:
-            raise TrainError(f"init_from={path}: no checkpoint in it (expected runs/<id> or a step_<N> directory)")
-        p = found[-1]
-    if p.is_dir():
-        state = torch.load(p / "state.pt", map_location="cpu", weights_only=True)
-        runs.check_identifiers(state["identifiers"], identifiers, p)
+    if p.is_dir():  # a run's newest checkpoint, or the one named
+        ck = runs.find_checkpoint(p)
+        state = torch.load(ck / "state.pt", map_location="cpu", weights_only=True)
+        runs.check_identifiers(state["identifiers"], identifiers, ck)
         sd = state["model"]
     elif p.is_file():
         sd = to_ours(torch.load(p, map_location="cpu", weights_only=True), model.family)
@@ -129,8 +124,8 @@ def load_weights(model, path: str, identifiers: list[str]):
 
 
 def reduce_metrics(m: dict, out: dict, carry: Carry, terms: dict, d: dist.Dist) -> torch.Tensor:
-    vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]] + [out.get(k, torch.zeros(1)).sum() for k in
-                                                                  ("would_halt", "explore_blocked")]
+    vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]]
+    vals += [out.get(k, torch.zeros(1)).sum() for k in METRIC_KEYS[8:10]]  # would_halt, explore_blocked
     vals += [carry.halted.sum(), terms["total"].detach()]
     v = torch.stack([torch.as_tensor(x, dtype=torch.float64, device=carry.steps.device) for x in vals])
     if d.world > 1:
@@ -174,13 +169,13 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
     data = Path(cfg.data_path)
     train_split, test_split = load_split(data, "train"), load_split(data, "test")
     identifiers = read_identifiers(data)
-    meta = train_split.meta
-    if cfg.global_batch_size % d.world:
-        raise C.ConfigError(f"global_batch_size={cfg.global_batch_size} must divide by the {d.world} processes")
-    B = cfg.global_batch_size // d.world
+    meta, gbs, interval = train_split.meta, cfg.global_batch_size, cfg.eval_interval or cfg.epochs
+    if gbs % d.world:
+        raise C.ConfigError(f"global_batch_size={gbs} must divide by the {d.world} processes")
+    B = gbs // d.world
     total = total_steps(cfg, meta)
     if total < 1:
-        raise C.ConfigError(f"global_batch_size={cfg.global_batch_size} is more than the {cfg.epochs} epoch(s) of "
+        raise C.ConfigError(f"global_batch_size={gbs} is more than the {cfg.epochs} epoch(s) of "
                             f"{meta.total_groups} puzzle groups in {data} hold, so no step is planned; lower it")
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build(cfg.arch, meta, forward_dtype(cfg.arch.forward_dtype, d.device.type)).to(d.device)
@@ -216,36 +211,34 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         saved = C.apply(cfg, ["resume_changes=false", "overwrite=false"])
         runs.atomic_write(run / "config.json", json.dumps({"preset": preset, "config": saved.to_dict(),
                                                            "history": record["history"]}, indent=2))
-    ema = EMA(model, cfg.ema_rate, cfg.ema_warmup) if cfg.ema else None  # its shadow: the weights loaded (a checkpoint's average)
+    ema = EMA(model, cfg.ema_rate, cfg.ema_warmup) if cfg.ema else None  # its shadow: the weights loaded (average)
     if "raw_params" in state:  # the weights training continues from, saved beside the average
         model.load_state_dict(state["raw_params"], strict=False)
 
     diagnostics = Diagnostics(model, d.world) if cfg.diagnostics else None
     watch = Watch(cfg.arch.halt_max_steps)
     ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else model
-    use_compile = (d.device.type == "cuda" if cfg.compile is None else cfg.compile) and "DISABLE_COMPILE" not in os.environ
-    fwd = torch.compile(ddp, dynamic=False) if use_compile else ddp
+    use_compile = d.device.type == "cuda" if cfg.compile is None else cfg.compile
+    fwd = torch.compile(ddp, dynamic=False) if use_compile and "DISABLE_COMPILE" not in os.environ else ddp
 
-    iters = cfg.epochs // (cfg.eval_interval or cfg.epochs)
-    sampler = TrainSampler(train_split, cfg.global_batch_size, cfg.seed, cfg.eval_interval or cfg.epochs)
+    iters = cfg.epochs // interval
+    sampler = TrainSampler(train_split, gbs, cfg.seed, interval)
     # the original's count drives the lr schedule; the loader yields fewer when it drops partial batches
     stop_at = min(sampler.steps(iters) or total, cfg.max_steps or total)
     log = runs.Metrics(run, cfg, d.main)
     log.truncate_after(prog.step)
     if d.main:
-        n_params = sum(p.numel() for p in model.parameters())
-        print(f"run {run}\n{n_params:,} parameters · {d.world} process(es) on {d.device} · "
-              f"{total} steps planned, stopping at {stop_at}", flush=True)
+        print(f"run {run}\n{sum(p.numel() for p in model.parameters()):,} parameters · {d.world} process(es) on "
+              f"{d.device} · {total} steps planned, stopping at {stop_at}", flush=True)
     bar = tqdm(total=stop_at, initial=prog.step, disable=not (d.main and sys.stderr.isatty()), dynamic_ncols=True)
     every = max(1, stop_at // 20)
     t0, t_last = time.time(), time.time()
 
-    def checkpoint(best_step=None):
-        state = {"model": ema.state_dict(model) if ema else model.state_dict(),
-                 "opts": [o.state_dict() for o in opts], "progress": vars(prog),
-                 "explore_rng": explore_gen.get_state(), "identifiers": identifiers, "world_size": d.world,
-                 "config": cfg.to_dict(), "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
-                                                   "num_puzzle_identifiers": meta.num_puzzle_identifiers}}
+    def checkpoint():
+        state = {"model": ema.state_dict(model) if ema else model.state_dict(), "opts": [o.state_dict() for o in opts],
+                 "progress": vars(prog), "explore_rng": explore_gen.get_state(), "identifiers": identifiers,
+                 "world_size": d.world, "config": cfg.to_dict(),
+                 "dims": {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}}
         if ema:
             state["raw_params"] = {n: p.detach() for n, p in zip(ema.names, ema.params)}
         if not runs.finite(state["model"], state["opts"], state.get("raw_params", {})):
@@ -255,24 +248,24 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         runs.save_checkpoint(run, prog.step, state, mine, d, cfg.keep_last, prog.best_step)
 
     def stream():  # batches across iterations; None marks the end of one (eval time)
-        while prog.iteration < iters:
+        while prog.iteration < iters and prog.step < stop_at:
             yield from sampler.iteration(prog.iteration, start=prog.batch)
+            prog.iteration, prog.batch = prog.iteration + 1, 0
             yield None
 
     def train_step(batch):  # one optimizer step on one global batch (deep supervision: one ACT segment)
         nonlocal carry, t_last
         local = to_torch(local_slice(batch, d.rank, d.world), d.device)
-        u = torch.rand(cfg.global_batch_size, generator=explore_gen)
+        u = torch.rand(gbs, generator=explore_gen)
         # U{2..max} minimum segments; with halt_max_steps=1 there is nothing to explore
-        draw = torch.randint(2, max(cfg.arch.halt_max_steps, 2) + 1, (cfg.global_batch_size,), generator=explore_gen,
-                             dtype=torch.int32)
+        draw = torch.randint(2, max(cfg.arch.halt_max_steps, 2) + 1, (gbs,), generator=explore_gen, dtype=torch.int32)
         explore = (u[d.rank * B:(d.rank + 1) * B].to(d.device), draw[d.rank * B:(d.rank + 1) * B].to(d.device))
         if carry is None:
             carry = model.initial_carry(local)
         model.train()
         carry, out = fwd(carry, local, explore)
         terms, m = act_loss(out, carry, cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows)
-        (terms["total"] * (d.world / cfg.global_batch_size)).backward()  # DDP averages: global mean
+        (terms["total"] * (d.world / gbs)).backward()  # DDP averages: global mean
         logged = (prog.step + 1) % cfg.log_every == 0 or prog.step + 1 == stop_at
         diag = diagnostics.grads() if diagnostics and logged else {}
         sums = reduce_metrics(m, out, carry, terms, d)
@@ -291,12 +284,10 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         if logged:
             diag |= diagnostics.update() if diagnostics else {}
             now = time.time()
-            row = {"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs) +
-                   prog.batch * cfg.global_batch_size / max(1, meta.total_groups), "split": "train",
-                   **train_row(sums, cfg.global_batch_size, cfg.arch.continue_loss), "lr": lrs[-1],
+            row = {"step": prog.step, "epoch": prog.iteration * interval + prog.batch * gbs / max(1, meta.total_groups),
+                   "split": "train", **train_row(sums, gbs, cfg.arch.continue_loss), "lr": lrs[-1],
                    **({"lr_puzzle_emb": lrs[0]} if len(lrs) > 1 else {}), **diag,
-                   "examples_per_s": cfg.global_batch_size * cfg.log_every / max(now - t_last, 1e-9),
-                   "wall_time": now - t0}
+                   "examples_per_s": gbs * cfg.log_every / max(now - t_last, 1e-9), "wall_time": now - t0}
             t_last = now
             log.log(row)
             for warning in watch(row) if d.main else ():
@@ -307,17 +298,15 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
                       f"{row['exact_accuracy']:.3f} accuracy {row['accuracy']:.3f} "
                       f"{row['examples_per_s']:.0f} ex/s", flush=True)
 
-    for batch in ([] if prog.step >= stop_at else stream()):
+    for batch in stream():
         if batch is not None:
             train_step(batch)
         last_step = prog.step >= stop_at
-        if batch is None:
-            prog.iteration, prog.batch = prog.iteration + 1, 0
         if batch is None or last_step:  # every eval_interval epochs, as the original, and at the end
             if eval_and_checkpoint(model, test_split, cfg, d, run, prog, log, checkpoint, ema) or last_step:
                 break  # done, or early stop
         elif cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
-            checkpoint(prog.best_step)
+            checkpoint()
     bar.close()
     log.close()
     if d.main:
@@ -371,7 +360,7 @@ def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, che
         prog.best, prog.best_step, prog.bad_evals = res["exact_accuracy"], prog.step, 0
     else:
         prog.bad_evals += 1
-    checkpoint(prog.best_step)
+    checkpoint()
     return bool(cfg.early_stop_patience and prog.bad_evals >= cfg.early_stop_patience)
 
 

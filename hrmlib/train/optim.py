@@ -21,17 +21,14 @@ from ..model.puzzle_emb import PuzzleEmbedding
 
 
 class SignSGD(torch.optim.Optimizer):
-    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights` (HRM-SPEC §3).
+    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights` (HRM-SPEC §3): gather
+    `emb.local.grad` [B, D] and `emb.local_ids` [B] from every rank (rank-major), sum the gradient
+    rows of duplicate ids, and for those rows only apply w <- w*(1 - lr*wd) - lr*sign(g). Rows
+    outside the global batch neither move nor decay; a row whose summed gradient is exactly 0 only
+    decays. The original justifies sign-SGD as "Adam ~ SignSGD when gradients are very sparse".
 
-    Per step, with G = `emb.local.grad` [B, D] and ids = `emb.local_ids` [B]: gather both from
-    every rank (rank-major), sum the gradient rows of duplicate ids, and for those rows only apply
-    w <- w*(1 - lr*wd) - lr*sign(g). Rows outside the global batch neither move nor decay; a row
-    whose summed gradient is exactly 0 only decays. The original justifies sign-SGD as "Adam ~
-    SignSGD when gradients are very sparse".
-
-    It subclasses Optimizer over `[emb.weights]` only so that lr lives in `param_groups` and
-    `state_dict()` works; there is no per-row state. In distributed runs every rank must call
-    `step()` (it holds collectives), so every rank must have run the embedding forward.
+    An Optimizer over `[emb.weights]` only so that lr lives in `param_groups` and `state_dict()`
+    works; there is no per-row state. Every rank must call `step()` (it holds collectives).
     """
 
     def __init__(self, emb: PuzzleEmbedding, lr: float, weight_decay: float):
@@ -48,8 +45,7 @@ class SignSGD(torch.optim.Optimizer):
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             grad, ids = _gather(grad), _gather(ids.contiguous())
         uniq, inv = torch.unique(ids, return_inverse=True)
-        g = torch.zeros(len(uniq), grad.shape[1], dtype=grad.dtype, device=grad.device)
-        g.scatter_add_(0, inv.unsqueeze(1).expand(-1, grad.shape[1]), grad)  # duplicates summed
+        g = grad.new_zeros(len(uniq), grad.shape[1]).scatter_add_(0, inv[:, None].expand_as(grad), grad)
         w = self.emb.weights  # read at step time, so a moved or reloaded table is still the one stepped
         for group in self.param_groups:
             lr, wd = group["lr"], group["weight_decay"]
@@ -70,11 +66,10 @@ def _gather(x: torch.Tensor) -> torch.Tensor:
 
 
 def adam_atan2(params, cfg: Config) -> AdamAtan2:
-    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`, §4.1) as it goes.
-
-    a=1.0 (the package default 1.27 is wrong here), betas=(beta1, beta2), coupled lr*wd decay,
-    no regen/cautious terms. The package asserts lr > 0, so it is built with the base lr and the
-    schedule then overwrites `group["lr"]` every step (`set_lr`).
+    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`, §4.1) as it goes:
+    a=1.0 (the package default 1.27 is wrong here), betas=(beta1, beta2), coupled lr*wd decay, no
+    regen/cautious terms. The package asserts lr > 0, so it is built with the base lr and `set_lr`
+    then overwrites `group["lr"]` every step.
 
     One difference remains that no argument removes (HRM-SPEC §4.2): this computes
     lr*atan2(m/bc1, sqrt(v/bc2)), the original (lr/bc1)*atan2(m, sqrt(v/bc2)). The first update is
@@ -90,11 +85,8 @@ def adam_atan2(params, cfg: Config) -> AdamAtan2:
 
 
 def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> float:
-    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5 (§4.3).
-
-    `step` counts from 1: the trainer increments it before asking, so the first update uses
-    base/warmup. min_ratio=1.0 (the default) means constant lr after warmup.
-    """
+    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5 (§4.3). `step`
+    counts from 1, so the first update uses base/warmup; min_ratio=1.0 means constant after warmup."""
     warmup = round(warmup)
     if step < warmup:
         return base * step / max(1, warmup)
@@ -102,34 +94,23 @@ def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> 
     return base * (min_ratio + max(0.0, (1 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * 2.0 * 0.5 * p))))
 
 
-def base_lr(opt: torch.optim.Optimizer, cfg: Config) -> float:
-    """Each optimizer's base lr, derived from its kind: puzzle_emb_lr for SignSGD, lr otherwise.
-
-    Derived from cfg rather than stored in the optimizer, so a resumed run with a new lr override
-    is not silently reverted by the base saved in a checkpoint's param_groups.
-    """
-    return cfg.puzzle_emb_lr if isinstance(opt, SignSGD) else cfg.lr
-
-
-def set_lr(opts, step: int, total_steps: int, cfg: Config) -> list[float]:
-    """Set every group's lr for `step` (one optimizer or a list); returns the lrs set, in order."""
-    opts = [opts] if isinstance(opts, torch.optim.Optimizer) else list(opts)
+def set_lr(opts: list, step: int, total_steps: int, cfg: Config) -> list[float]:
+    """Set every group's lr for `step`; returns the lrs set, in order. Each base comes from cfg
+    (puzzle_emb_lr for SignSGD, lr otherwise), not from the optimizer, so a resumed run with a new
+    lr override is not silently reverted by the base saved in a checkpoint's param_groups."""
     lrs = []
     for opt in opts:
-        lr = lr_at(step, base_lr(opt, cfg), cfg.lr_warmup_steps, total_steps, cfg.lr_min_ratio)
+        base = cfg.puzzle_emb_lr if isinstance(opt, SignSGD) else cfg.lr
+        lrs.append(lr_at(step, base, cfg.lr_warmup_steps, total_steps, cfg.lr_min_ratio))
         for group in opt.param_groups:
-            group["lr"] = lr
-        lrs.append(lr)
+            group["lr"] = lrs[-1]
     return lrs
 
 
 def make_optimizers(model: nn.Module, cfg: Config) -> list[torch.optim.Optimizer]:
-    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order (§5.2 step 6).
-
-    The puzzle table is found as the model's (single) PuzzleEmbedding submodule, so wrappers (loss
-    head, torch.compile) need no attribute path; without one, only AdamAtan2 is returned.
-    """
+    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order (§5.2 step 6); the
+    table is found as the model's PuzzleEmbedding submodule, so wrappers need no attribute path."""
     embs = [m for m in model.modules() if isinstance(m, PuzzleEmbedding)]
     assert len(embs) <= 1, f"expected at most one PuzzleEmbedding, found {len(embs)}"
-    opts: list[torch.optim.Optimizer] = [SignSGD(embs[0], cfg.puzzle_emb_lr, cfg.puzzle_emb_weight_decay)] if embs else []
+    opts = [SignSGD(embs[0], cfg.puzzle_emb_lr, cfg.puzzle_emb_weight_decay)] if embs else []
     return opts + [adam_atan2(model.parameters(), cfg)]

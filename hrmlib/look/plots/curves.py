@@ -17,6 +17,18 @@ def save(fig, path, dpi: int = 120) -> Path:
     return atomic_write(Path(path), buf.getvalue())
 
 
+def finish(fig, axes=(), fontsize=8):
+    """Grid and legend (where something is labelled) on `axes`, tight layout; the figure is closed
+    so a notebook shows it once, as the cell's value."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=fontsize)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def read_metrics(run) -> list[dict]:
     """A run's metrics.jsonl rows; a line the trainer is still writing is left out."""
     from ...runs import read_jsonl
@@ -44,12 +56,7 @@ def learning_curves(runs, smooth: int = 20):
                           color=line.get_color(), alpha=0.7, label=f"{name} test token")
     ax_l.set(xlabel="step", ylabel="loss per example", title="training loss", yscale="log")
     ax_a.set(xlabel="step", ylabel="accuracy", title="exact (headline) and token accuracy", ylim=(-0.02, 1.02))
-    for ax in (ax_l, ax_a):
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig, (ax_l, ax_a))
 
 
 def _smooth(xs, k):
@@ -89,13 +96,7 @@ def diagnostics(runs, smooth: int = 10):
                 ax.plot(x, _smooth(y, smooth), styles[min(j, 3)] if title.startswith("gradient") else "-",
                         lw=1.5 if k in keys else 1, label=k if len(runs) == 1 else f"{Path(run).name} {k}")
             ax.set(title=title, xlabel="step", yscale="log" if log else "linear")
-    for ax in axes.flat:
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, axes.flat, fontsize=7)
 
 
 def checkpoint_curve(run):
@@ -113,10 +114,7 @@ def checkpoint_curve(run):
                 label=f"best: step {best['step']} ({best['exact_accuracy']:.1%})")
     ax.set(xlabel="checkpoint step", ylabel="accuracy", ylim=(-0.02, 1.02),
            title=f"{Path(run).name}: {len(rows)} evaluated checkpoints")
-    ax.grid(alpha=0.3), ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, [ax])
 
 
 def seed_groups(groups: dict):
@@ -133,9 +131,7 @@ def seed_groups(groups: dict):
     ax.set_xticks(range(len(groups)), [n[:40] for n in groups], rotation=15, ha="right", fontsize=8)
     ax.set(ylabel="best exact accuracy", ylim=(0, 1.1), title="seeds of one configuration")
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 def compute_curves(traces: dict):
@@ -149,7 +145,4 @@ def compute_curves(traces: dict):
         ax.plot([u.mean() for _, u in pts], [ok.mean() for ok, _ in pts], "s--", color=line.get_color(),
                 label=f"{name}: learned halting")
     ax.set(xlabel="mean ACT segments used", ylabel="exact accuracy", ylim=(-0.02, 1.02), title="accuracy vs compute")
-    ax.grid(alpha=0.3), ax.legend(fontsize=7)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, [ax], fontsize=7)

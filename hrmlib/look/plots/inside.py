@@ -6,6 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .curves import finish
+
 
 # Each takes an hrmlib.look.trace.Trace unless noted. Mean over puzzles with the 10–90 % band unless noted.
 
@@ -37,10 +39,8 @@ def timeline(tr):
     """Execution order of updates inside steps: (x of every L update, x of every H update)."""
     N = tr.res_H.shape[1]
     T = tr.res_L.shape[1] // N
-    per = N * (T + 1)
-    xl = [s * per + i * (T + 1) + j for s in range(tr.steps) for i in range(N) for j in range(T)]
-    xh = [s * per + i * (T + 1) + T for s in range(tr.steps) for i in range(N)]
-    return np.array(xl), np.array(xh), per
+    x = np.arange(tr.steps * N * (T + 1)).reshape(tr.steps, N, T + 1)  # each H cycle: T L updates, then H's
+    return x[..., :T].ravel(), x[..., T].ravel(), N * (T + 1)
 
 
 def convergence(tr):
@@ -49,9 +49,7 @@ def convergence(tr):
     for TRM the latent z and the answer y of its one network)."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
     _convergence(ax, tr)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, [ax])
 
 
 def _convergence(ax, tr, title: str = ""):
@@ -62,16 +60,12 @@ def _convergence(ax, tr, title: str = ""):
         ax.axvline(s * per - 0.5, color="grey", lw=0.5, ls=":")
     ax.set(yscale="log", xlabel="update (dotted lines separate ACT steps)", ylabel="forward residual",
            title=title or f"convergence, {tr.batch} puzzles (median, 10–90 %)")
-    ax.legend(fontsize=8), ax.grid(alpha=0.3)
 
 
-def _states(tr, level):
-    """[K, B, F] states in execution order: every update if recorded, else every step."""
-    z = getattr(tr, f"z_{level}_updates")
-    if z is not None:
-        z = z.reshape(-1, *z.shape[2:])
-    else:
-        z = getattr(tr, f"z_{level}")
+def _states(tr, level, updates: bool = True):
+    """[K, B, F] states in execution order: every update if recorded (and `updates`), else every step."""
+    zu = getattr(tr, f"z_{level}_updates")
+    z = zu.reshape(-1, *zu.shape[2:]) if updates and zu is not None else getattr(tr, f"z_{level}")
     if z is None:
         raise ValueError("the trace holds no states: trace with keep='steps' or keep='updates'")
     return z.reshape(z.shape[0], z.shape[1], -1)
@@ -90,10 +84,7 @@ def pca_trajectories(tr, puzzles: int = 6):
             line, = ax.plot(proj[:, b, 0], proj[:, b, 1], "-", lw=1, alpha=0.8)
             ax.plot(*proj[0, b], "o", color=line.get_color()), ax.plot(*proj[-1, b], "s", color=line.get_color())
         ax.set(title=f"{tr.level_name(lv)}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, axes)
 
 
 def participation_ratio(tr):
@@ -102,23 +93,17 @@ def participation_ratio(tr):
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
     final = {}
     for lv, color in (("H", "tab:red"), ("L", "tab:blue")):
-        z = getattr(tr, f"z_{lv}")
-        if z is None:
-            raise ValueError("the trace holds no states: trace with keep='steps' or keep='updates'")
-        z = z.reshape(z.shape[0], z.shape[1], -1)  # [T, B, F]
+        z = _states(tr, lv, updates=False)  # [T, B, F]
         ns = sorted({max(2, int(round(n))) for n in np.geomspace(2, z.shape[1], 8)})
         vals = [effective_dim(z[:, :n].reshape(-1, z.shape[-1])) for n in ns]
         ax.plot(ns, vals, "o-", color=color, label=tr.level_name(lv))
         final[lv] = vals[-1]
     ax.set(xlabel="puzzles", ylabel="participation ratio", title="effective dimensionality", xscale="log")
-    ax.legend(), ax.grid(alpha=0.3)
     bx.bar([tr.level_name(k) for k in final], list(final.values()), color=["tab:red", "tab:blue"])
     bx.set(title=f"all {tr.batch} puzzles", ylabel="participation ratio")
     for i, v in enumerate(final.values()):
         bx.text(i, v, f"{v:.1f}", ha="center", va="bottom")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, [ax], fontsize=None)
 
 
 def halting(tr):
@@ -135,11 +120,7 @@ def halting(tr):
     axes[1].set(xlabel="ACT step", ylabel="Q logit", title="Q values")
     _per_step(axes[2], tr)
     _compute(axes[3], tr)
-    for ax in axes[1:]:
-        ax.grid(alpha=0.3), ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, axes[1:])
 
 
 def _halt_hist(ax, tr, title: str = ""):
@@ -158,9 +139,8 @@ def _per_step(ax, tr, title: str = "accuracy at each step"):
 
 def _compute(ax, tr):
     caps = np.arange(1, tr.steps + 1)
-    fixed = tr.correct.mean(1)
     ada = [tr.adaptive(c) for c in caps]
-    ax.plot(caps, fixed, "o-", label="always run all steps")
+    ax.plot(caps, tr.correct.mean(1), "o-", label="always run all steps")
     ax.plot([u.mean() for _, u in ada], [ok.mean() for ok, _ in ada], "s--", label="halt adaptively")
     ax.axvline(tr.train_max_steps, color="grey", ls=":", lw=1, label=f"trained max {tr.train_max_steps}")
     ax.set(xlabel="mean ACT steps used", ylabel="exact accuracy", title="accuracy vs compute", ylim=(-0.02, 1.02))
@@ -170,27 +150,18 @@ def act_histogram(tr):
     """One panel: distribution of the steps at which the model would halt."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     _halt_hist(ax, tr)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 def depth_sweep(tr):
     """Inference-depth sweep from one trace run past the trained halt_max_steps: exact and token
     accuracy after each step, and with adaptive halting capped at each depth."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    x = np.arange(1, tr.steps + 1)
-    axes[0].plot(x, tr.correct.mean(1), "o-", label="exact")
-    axes[0].plot(x, tr.token_accuracy.mean(1), "o--", label="token")
+    _per_step(axes[0], tr, "accuracy vs depth")
     axes[0].axvline(tr.train_max_steps, color="grey", ls=":", label="trained halt_max_steps")
-    axes[0].set(xlabel="inference steps (halt_max_steps)", ylabel="accuracy", title="accuracy vs depth",
-                ylim=(-0.02, 1.02))
+    axes[0].set(xlabel="inference steps (halt_max_steps)")
     _compute(axes[1], tr)
-    for ax in axes:
-        ax.grid(alpha=0.3), ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, axes)
 
 
 def reasoning(tr, thresholds=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)):
@@ -217,11 +188,7 @@ def reasoning(tr, thresholds=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.9
         if t in (thresholds[0], 0.5, thresholds[-1]):
             cx.annotate(f"{t:g}", (u.mean(), ok.mean()), textcoords="offset points", xytext=(4, -10), fontsize=8)
     cx.set(xlabel="mean segments used", ylabel="exact accuracy", title="accuracy vs compute", ylim=(-0.02, 1.02))
-    for a in (ax, bx, cx):
-        a.grid(alpha=0.3), a.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, (ax, bx, cx))
 
 
 def compare(traces: dict):
@@ -233,10 +200,7 @@ def compare(traces: dict):
         _convergence(row[0], tr, f"{name}: convergence, {tr.batch} puzzles")
         _halt_hist(row[1], tr, f"would halt after {tr.halt_step.mean():.2f} steps")
         _per_step(row[2], tr, "accuracy after each ACT step")
-        row[2].grid(alpha=0.3), row[2].legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, axes[:, [0, 2]].flat)
 
 
 def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
@@ -252,19 +216,13 @@ def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
     ax.axvline(step + 1, color="k", lw=1)
     ax.axvline(tr.halt_step[b], color="tab:red", ls=":", lw=1, label="would halt")
     ax.set(ylabel="Q logit", title=f"puzzle {tr.index[b]}: step {step + 1}/{tr.steps}")
-    ax.legend(fontsize=7)
     res = getattr(tr, f"res_{level}")[:, :, b]  # [T, U]
     u = res.shape[1]
     xs = (np.arange(tr.steps)[:, None] + (np.arange(u)[None] + 1) / u).ravel()
     bx.plot(xs, res.ravel(), ".-", color="tab:red" if level == "H" else "tab:blue", label=f"‖Δ{tr.level_name(level)}‖")
     bx.axvline(step + 1, color="k", lw=1)
     bx.set(yscale="log", xlabel="ACT step", ylabel="residual")
-    bx.legend(fontsize=7)
-    for a in (ax, bx):
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig, (ax, bx), fontsize=7)
 
 
 def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
@@ -287,6 +245,4 @@ def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     im = bx.imshow(img, cmap="magma")
     bx.set(title="‖z‖ per position", xticks=[], yticks=[])
     fig.colorbar(im, ax=bx)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
