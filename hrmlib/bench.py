@@ -35,7 +35,6 @@ from .train.evaluate import refill
 from .train.optim import make_optimizers
 
 
-
 @dataclass(frozen=True)
 class Options:
     """What to measure, set with the same key=value grammar as the config (the other keys are config overrides)."""
@@ -112,7 +111,12 @@ def _write(path: str, text: str):
     atomic_write(Path(path), text)
 
 
+MODES = ("train", "eval", "eval_q", "matmul")
+
+
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
+    if bad := [m for m in opts.modes.split(",") if m not in MODES]:  # before minutes of compiling and timing
+        raise C.ConfigError(f"modes: {bad[0]!r} is not one of {', '.join(MODES)}")
     cfg = C.load(preset, overrides)
     dev = torch.device(opts.device)
     dtype = forward_dtype(opts.dtype if opts.dtype != "auto" else cfg.arch.forward_dtype, dev.type)
@@ -165,10 +169,7 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
         if mode == "matmul":
             mm = [torch.randn(n_mm, n_mm, generator=g).to(dev, dtype) for _ in range(2)]
             mm_out = torch.empty_like(mm[0])
-        fns = {"train": train_step, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}
-        if mode not in fns:
-            raise C.ConfigError(f"modes: {mode!r} is not one of {', '.join(fns)}")
-        fn = fns[mode]
+        fn = {"train": train_step, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()

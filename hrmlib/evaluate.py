@@ -19,9 +19,10 @@ from pathlib import Path
 
 from . import ROOT, dist, runs
 from . import config as C
-from .compat import CompatError, arch_from_original, load_original, read_config
+from .compat import CompatError, arch_from_original, load_original, original_data_path, read_config
 from .data import DataError, load_split, read_identifiers
-from .model import forward_dtype
+from .data.format import read_metadata
+from .model import dims, forward_dtype
 from .train.evaluate import evaluate
 
 USAGE = ("usage: python -m hrmlib.evaluate checkpoint=RUN_OR_STEP_DIR [key=value …]\n"
@@ -37,12 +38,10 @@ def from_original(ck: Path, kv: dict, device) -> tuple:
                             f"all_config.yaml as config=PATH")
     full = read_config(yml)
     arch, _ = arch_from_original(full)
-    data = full.get("data_path") or (full.get("data_paths") or [""])[0]  # HRM: data_path; TRM: data_paths
-    cfg = C.apply(C.Config(arch=arch, data_path=data, global_batch_size=full.get("global_batch_size", 768)),
-                  [f"{k}={v}" for k, v in kv.items()])
-    meta = load_split(Path(cfg.data_path), "test").meta
-    dims = {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}
-    model = load_original(ck, full, dims, forward_dtype(cfg.arch.forward_dtype, device.type))
+    cfg = C.apply(C.Config(arch=arch, data_path=original_data_path(full),
+                           global_batch_size=full.get("global_batch_size", 768)), [f"{k}={v}" for k, v in kv.items()])
+    meta = read_metadata(Path(cfg.data_path) / "test" / "dataset.json")  # the split itself is loaded once, by main
+    model = load_original(ck, full, dims(meta), forward_dtype(cfg.arch.forward_dtype, device.type))
     name = re.sub(r"[^\w.-]+", "-", f"eval-{ck.parent.name}-{ck.name}")  # original run names have spaces
     return cfg, model, ROOT / "runs" / runs.new_run_id(name)
 
@@ -59,9 +58,7 @@ def from_run(path: Path, kv: dict, device) -> tuple:
                                         if good else "no other checkpoint to use")) from None
     data = Path(cfg.data_path)
     runs.check_identifiers(state["identifiers"], read_identifiers(data), ck)
-    # another dataset's evaluation goes beside, never over, the run's own eval/step_<N>
-    same = data.resolve() == Path(state["config"]["data_path"]).resolve()
-    return cfg, model, ck.parent.parent / "eval" / (ck.name if same else f"{ck.name}-{data.name}")
+    return cfg, model, runs.eval_dir(ck, data, state["config"]["data_path"])
 
 
 def every_checkpoint(path: Path, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
@@ -70,22 +67,28 @@ def every_checkpoint(path: Path, steps: str, kv: dict, d: dist.Dist) -> list[dic
     run = path.parent.parent if (path / "state.pt").exists() else path
     cks = runs.checkpoints(run)
     if steps != "all":
-        want = {int(s) for s in steps.split(",")}
+        try:
+            want = {int(s) for s in steps.split(",")}
+        except ValueError:
+            raise C.ConfigError(f"steps={steps}: expected all or checkpoint steps, e.g. steps=1000,2000") from None
         cks = [ck for ck in cks if int(ck.name[5:]) in want]
         if missing := want - {int(ck.name[5:]) for ck in cks}:
             raise runs.RunError(f"steps={steps}: {run} keeps no checkpoint for step(s) {sorted(missing)}; kept: "
                                 f"{', '.join(ck.name for ck in runs.checkpoints(run))}")
+    splits = {}  # every checkpoint of a run usually evaluates on the same data: load it once
     for ck in cks:
-        if (run / "eval" / ck.name / "metrics.json").exists():
+        if runs.evaluated(run / "eval" / ck.name):
             print(f"{ck.name}: evaluated already", flush=True)
             continue
         cfg, model, out = from_run(ck, dict(kv), d.device)
-        res = evaluate(model.to(d.device), load_split(Path(cfg.data_path), "test"), cfg, d, out)
+        if cfg.data_path not in splits:
+            splits[cfg.data_path] = load_split(Path(cfg.data_path), "test")
+        res = evaluate(model.to(d.device), splits[cfg.data_path], cfg, d, out)
         print(f"{ck.name}: exact_accuracy {res['exact_accuracy']:.4f}", flush=True)
     rows = runs.checkpoint_evals(run)
     if d.main and rows:
         runs.atomic_write(run / "eval" / "checkpoints.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-        best = max(rows, key=lambda r: (r["exact_accuracy"], -r["step"]))
+        best = runs.best(rows)
         print(f"best: step {best['step']}, exact_accuracy {best['exact_accuracy']:.4f} "
               f"({len(rows)} checkpoints; {run / 'eval' / 'checkpoints.jsonl'})")
     return rows

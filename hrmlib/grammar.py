@@ -71,7 +71,7 @@ _BOOLS = dict.fromkeys(("true", "1", "yes", "on"), True) | dict.fromkeys(("false
 
 
 def parse_value(key: str, raw: str, t):
-    """Parse `raw` as type `t` (bool, int, float, str, Literal, Optional, tuple[str, ...])."""
+    """Parse `raw` as type `t` (bool, int, float, str, Literal, Optional)."""
     origin, args = typing.get_origin(t), typing.get_args(t)
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", "") and type(None) in args:
@@ -81,8 +81,6 @@ def parse_value(key: str, raw: str, t):
         if raw not in args:
             raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")
         return raw
-    if origin is tuple:
-        return tuple(s.strip().strip("'\"") for s in raw.strip("[]()").split(",") if s.strip())
     if t is bool:
         if raw.lower() not in _BOOLS:
             raise ConfigError(f"{key}: expected a bool (true/false), got {raw!r}")
@@ -143,5 +141,4 @@ def from_dict(cls, d: dict):
     hints = typing.get_type_hints(cls)
     if unknown := [k for k in d if k not in hints]:
         raise ConfigError(f"unknown key {unknown[0]!r} in saved config; valid keys: {', '.join(_keys(cls))}")
-    return cls(**{k: from_dict(hints[k], v) if dc.is_dataclass(hints[k]) else tuple(v) if isinstance(v, list) else v
-                  for k, v in d.items()})
+    return cls(**{k: from_dict(hints[k], v) if dc.is_dataclass(hints[k]) else v for k, v in d.items()})

@@ -126,10 +126,11 @@ def _redraw(handle, run: Path) -> float:
 
 # ---------------------------------------------------------------------------- notebooks
 
-def run_notebook(notebook: str, args: list[str]) -> Path:
+def run_notebook(notebook: str, args: list[str], suffix: str = "") -> Path:
     """Execute a parameterised notebook with papermill into its run directory. `key=value` args set
     notebook parameters (parsed by each parameter's declared type); any other key is a config override
-    appended to the notebook's `overrides` list, so the CLI grammar holds."""
+    appended to the notebook's `overrides` list, so the CLI grammar holds. `suffix` ends the run's
+    name (a sweep's `-seed<N>`)."""
     import papermill as pm
     nb = Path(notebook).resolve()
     declared = pm.inspect_notebook(str(nb))
@@ -146,7 +147,9 @@ def run_notebook(notebook: str, args: list[str]) -> Path:
         params["overrides"] = list(params.get("overrides", [])) + extra
     preset = params.get("preset", declared.get("preset", {}).get("default", "run")).strip("'\"")
     # the executed copy goes into the run it trains (run_dir) or looks at (run), else a new one
-    run = Path(params.get("run_dir") or params.get("run") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}"))
+    if params.get("run_dir"):
+        params["run_dir"] += suffix
+    run = Path(params.get("run_dir") or params.get("run") or ROOT / "runs" / new_run_id(f"{nb.stem}-{preset}{suffix}"))
     if "run_dir" in declared:  # a training notebook: refuse before its executed copy lands in another run
         kv = dict(o.split("=", 1) for o in params.get("overrides", []) if "=" in o)
         if "resume" not in kv and not parse_value("overwrite", kv.get("overwrite", "false"), bool):
@@ -164,19 +167,17 @@ def run_notebook(notebook: str, args: list[str]) -> Path:
 
 def sweep(notebook: str, args: list[str]) -> list[Path]:
     """`seeds=0,1,2`: the notebook once per seed, one after another, each run its own directory
-    (`<run_dir>-seed<N>`, or a new `runs/<time>-<preset>-seed<N>-…`); `hrmlib.runs.table` groups them."""
-    kv = dict(a.split("=", 1) for a in args if "=" in a)
-    if "seeds" not in kv:
+    (`<run_dir>-seed<N>`, or a new `runs/<time>-<notebook>-<preset>-seed<N>-…`); `hrmlib.runs.table`
+    groups them."""
+    seeds = [a.split("=", 1)[1] for a in args if a.startswith("seeds=")]
+    if not seeds:
         return [run_notebook(notebook, args)]
     try:
-        seeds = [int(s) for s in kv["seeds"].split(",")]
+        seeds = [int(s) for s in seeds[-1].split(",")]
     except ValueError:
-        raise ConfigError(f"seeds={kv['seeds']}: expected comma-separated integers, e.g. seeds=0,1,2") from None
-    base, preset = kv.get("run_dir"), kv.get("preset", "run")
-    rest = [a for a in args if not a.startswith(("seeds=", "run_dir="))]
-    return [run_notebook(notebook, rest + [f"seed={s}", f"run_dir={base}-seed{s}" if base else
-                                           f"run_dir={ROOT / 'runs' / new_run_id(f'{preset}-seed{s}')}"])
-            for s in seeds]
+        raise ConfigError(f"seeds={seeds[-1]}: expected comma-separated integers, e.g. seeds=0,1,2") from None
+    rest = [a for a in args if not a.startswith("seeds=")]
+    return [run_notebook(notebook, rest + [f"seed={s}"], suffix=f"-seed{s}") for s in seeds]
 
 
 def _parse(key: str, v: str, typ: str):

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ..config import ArchConfig, ConfigError, LossConfig, parse_value
-from ..model import ACT, DTYPES, CompatError, build, load_checked
+from ..model import ACT, DIMS, DTYPES, CompatError, build, load_checked
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
@@ -101,8 +101,13 @@ def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     loss = cfg.get("loss") or {}
     if "loss_type" in loss:
         kw["loss"] = LossConfig(loss_type=loss["loss_type"])
-    dims = {k: cfg[k] for k in ("vocab_size", "seq_len", "num_puzzle_identifiers") if k in cfg}
+    dims = {k: cfg[k] for k in DIMS if k in cfg}
     return ArchConfig(**kw), dims
+
+
+def original_data_path(cfg: dict) -> str:
+    """The dataset an original all_config.yaml names: HRM's data_path, TRM's first of data_paths."""
+    return cfg.get("data_path") or (cfg.get("data_paths") or [""])[0]
 
 
 def read_config(config) -> dict:
@@ -124,7 +129,7 @@ def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dty
     """
     arch, cdims = arch_from_original(read_config(config))
     cdims.update(dims or {})
-    missing = {"vocab_size", "seq_len", "num_puzzle_identifiers"} - set(cdims)
+    missing = set(DIMS) - set(cdims)
     if missing:
         raise CompatError(f"config lacks {sorted(missing)}; pass them as dims={{...}}")
     sd = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location="cpu", weights_only=True)

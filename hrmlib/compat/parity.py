@@ -18,7 +18,7 @@ import torch
 
 from ..model import ACT, DTYPES, build, losses
 from ..train.ema import EMA
-from . import arch_from_original, fixture_model, to_ours
+from . import arch_from_original, fixture_model, original_key_to_ours, to_ours
 
 # (rtol, atol) for forward tensors and losses, then for gradients: each fixture README's suggestion
 TOLERANCES = {"hrm": ((1e-4, 1e-4), (1e-4, 2e-5)), "trm": ((1e-4, 2e-4), (1e-4, 5e-5))}
@@ -147,7 +147,7 @@ def check_train(d: Path, cfg: dict, rep: Report):
     first = _load(d, "train_step.pt")
     batches = _load(d, "train_batches.pt")["batches"]
     params = dict(m.named_parameters())
-    to_key = lambda name: next(iter(to_ours({name: None}, m.family)))  # noqa: E731
+    to_key = lambda name: original_key_to_ours(name, m.family)  # noqa: E731
     torch.manual_seed(roll["rng_seed"])
     carry = m.initial_carry(batches[0])
     for t, ref in enumerate(roll["steps"]):
@@ -188,7 +188,7 @@ def check_ema(d: Path, meta: dict, rep: Report):
     m = fixture_model(d)
     ema = EMA(m, float(ref["decay"]))
     params, fam = dict(m.named_parameters()), m.family
-    ours = {name: next(iter(to_ours({name: None}, fam))) for name in ref["ema_copy_state_dict"]}
+    ours = {name: original_key_to_ours(name, fam) for name in ref["ema_copy_state_dict"]}
     for name, v in ref["initial"].items():
         rep.check("ema initial shadow", dict(zip(ema.names, ema.shadow))[ours[name]], v, (0, 0))
     g = torch.Generator().manual_seed(meta["seeds"].get("ema", 2024))

@@ -26,14 +26,14 @@ from .format import Split
 IGNORE = -100  # the label value the losses ignore
 
 
-def collate(data: Split, rows: np.ndarray, pids: np.ndarray, size: int | None = None) -> dict:
+def collate(data: Split, rows: np.ndarray, size: int | None = None) -> dict:
     """Example rows -> int32 batch; labels == ignore_label_id become -100; pad to `size` rows."""
     m = data.meta
     x = np.asarray(data.inputs[rows], dtype=np.int32)
     y = np.asarray(data.labels[rows], dtype=np.int32)
     if m.ignore_label_id is not None:
         y[y == m.ignore_label_id] = IGNORE
-    p = np.asarray(pids, np.int32)
+    p = np.asarray(puzzle_ids(data, rows), np.int32)
     pad = 0 if size is None else size - len(rows)
     if pad > 0:
         x = np.concatenate([x, np.full((pad, x.shape[1]), m.pad_id, np.int32)])
@@ -82,7 +82,7 @@ class TrainSampler:
     def iteration(self, it: int, start: int = 0) -> Iterator[dict]:
         """Global batches {inputs, labels, puzzle_identifiers} (int32 numpy) of iteration `it`."""
         for rows in self.plan(it)[start:]:
-            yield collate(self.data, rows, puzzle_ids(self.data, rows))
+            yield collate(self.data, rows)
 
 
 def puzzle_ids(data: Split, rows: np.ndarray) -> np.ndarray:
@@ -106,7 +106,7 @@ def eval_batches(data: Split, global_batch_size: int, rank: int = 0, world_size:
     local = global_batch_size // world_size
     for start in range(0, data.num_examples, global_batch_size):
         rows = np.arange(start + rank * local, min(start + (rank + 1) * local, data.num_examples))  # empty past the end
-        yield collate(data, rows, puzzle_ids(data, rows), local), len(rows)
+        yield collate(data, rows, local), len(rows)
 
 
 def to_torch(batch: dict, device="cpu") -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import read_json
+from ..runs import evaluated, read_json
 from .trace import Loaded, eval_dir
 
 
@@ -30,7 +30,7 @@ def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=
     from ..data import load_split
     from ..train.evaluate import evaluate as run_eval
     out = Path(out_dir) if out_dir else (eval_dir(m) if m.checkpoint else None)
-    if reuse and out is not None and (out / "metrics.json").exists() and any(out.glob("preds.rank*.npz")):
+    if reuse and out is not None and evaluated(out):
         res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")
         return res | {"eval_dir": str(out)}

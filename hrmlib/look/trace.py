@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from .. import ROOT
+from ..data.sampler import IGNORE
 from ..runs import checkpoints, find_checkpoint, load_model
+from ..runs import eval_dir as eval_dir_of
 
-IGNORE = -100
 
 
 @dataclass
@@ -278,42 +279,32 @@ def task_of(meta, data_path: Optional[Path] = None) -> str:
     return "tokens"
 
 
-def _abs(p) -> Path:
-    p = Path(p)
-    return p if p.is_absolute() else ROOT / p
-
-
 def load(source, config="", data_path="", step: Optional[int] = None, device: str = "cpu") -> Loaded:
     """A model from a run directory (its last checkpoint, or `step`), a `checkpoints/step_<N>`
     directory, or an original HRM or TRM checkpoint file with its config (all_config.yaml or arch dict).
     `data_path` overrides the dataset (empty: the checkpoint's); "" means not given, for notebooks."""
-    from ..compat import load_original, read_config
-    from ..data import load_split
-    src = _abs(source)
-    cfg, ck = None, None
+    from ..compat import load_original, original_data_path, read_config
+    from ..data.format import read_metadata
+    from ..model import dims
+    cfg, ck = None, None  # relative paths are from the project root (ROOT / an absolute path is that path)
     if config:  # an original checkpoint; its all_config.yaml names the dataset, which gives the sizes
-        config = read_config(config if isinstance(config, dict) else _abs(config))
-        data_path = data_path or config.get("data_path") or (config.get("data_paths") or [""])[0]  # HRM, TRM
-        dims = None
-        if data_path and (_abs(data_path) / "test").exists():
-            meta = load_split(_abs(data_path), "test").meta
-            dims = {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}
-        model = load_original(src, config, dims)
+        config = read_config(config if isinstance(config, dict) else ROOT / config)
+        data_path = data_path or original_data_path(config)
     else:
-        ck = find_checkpoint(src, step)
-        model, cfg, _ = load_model(ck)
+        ck = find_checkpoint(ROOT / source, step)
+        model, cfg, _ = load_model(ck, device)  # built in the device's forward dtype, as the trainer's
         data_path = data_path or cfg.data_path
-    model = model.to(device).eval()
-    dp = _abs(data_path) if data_path else None
-    task = task_of(load_split(dp, "test").meta, dp) if dp and (dp / "test").exists() else "tokens"
-    return Loaded(model, cfg, dp, ck, task)
+    dp = ROOT / data_path if data_path else None
+    meta = read_metadata(dp / "test" / "dataset.json") if dp and (dp / "test").exists() else None
+    if config:
+        model = load_original(ROOT / source, config, dims(meta) if meta else None)
+    return Loaded(model.to(device).eval(), cfg, dp, ck, task_of(meta, dp) if meta else "tokens")
 
 
 def select(split, indices) -> dict:
     """Example rows of a split as an int32 batch (labels 0 → -100 as in training)."""
-    from ..data.sampler import collate, puzzle_ids
-    rows = np.asarray(indices, dtype=np.int64)
-    return collate(split, rows, puzzle_ids(split, rows))
+    from ..data.sampler import collate
+    return collate(split, np.asarray(indices, dtype=np.int64))
 
 
 def trace_examples(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_size: int = 64,
@@ -372,11 +363,12 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
 
 def resolve_run(run: str = "") -> Path:
     """`run` as an absolute path (relative paths are from the project root), or the default run."""
-    return _abs(run) if run else default_run()
+    return ROOT / run if run else default_run()
 
 
 def eval_dir(m: Loaded) -> Path:
     """Where the trainer writes an evaluation of this checkpoint: <run>/eval/step_<N>/; on another
     dataset than the run's, beside it: <run>/eval/step_<N>-<dataset>/ (as `hrmlib.evaluate`)."""
-    same = m.config is None or m.data_path is None or m.data_path.resolve() == _abs(m.config.data_path).resolve()
-    return m.checkpoint.parent.parent / "eval" / (m.checkpoint.name if same else f"{m.checkpoint.name}-{m.data_path.name}")
+    if m.config is None or m.data_path is None:
+        return m.checkpoint.parent.parent / "eval" / m.checkpoint.name
+    return eval_dir_of(m.checkpoint, m.data_path, ROOT / m.config.data_path)

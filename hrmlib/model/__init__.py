@@ -17,18 +17,23 @@ from .hrm import HRM
 from .trm import TRM
 
 FAMILIES = {"hrm": HRM, "trm": TRM}
-__all__ = ["ACT", "Carry", "DTYPES", "FAMILIES", "HRM", "TRM", "CompatError", "build", "forward_dtype", "load_checked"]
+DIMS = ("vocab_size", "seq_len", "num_puzzle_identifiers")  # what a model needs to know of its dataset
+__all__ = ["ACT", "Carry", "DIMS", "DTYPES", "FAMILIES", "HRM", "TRM", "CompatError", "build", "dims", "forward_dtype",
+           "load_checked"]
 
 
 class CompatError(ValueError):
     """A checkpoint or config that does not fit: the message lists what is wrong."""
 
 
+def dims(meta) -> dict:
+    """{vocab_size, seq_len, num_puzzle_identifiers} of a dataset's metadata (or a dict holding them)."""
+    return {k: meta[k] if isinstance(meta, dict) else getattr(meta, k) for k in DIMS}
+
+
 def build(cfg: ArchConfig, meta, dtype: torch.dtype | None = None) -> ACT:
-    """The config's model family for a dataset's metadata (anything with vocab_size, seq_len,
-    num_puzzle_identifiers, or a dict of them)."""
-    get = meta.get if isinstance(meta, dict) else lambda k: getattr(meta, k)
-    return FAMILIES[cfg.name](cfg, get("vocab_size"), get("seq_len"), get("num_puzzle_identifiers"), dtype)
+    """The config's model family for a dataset's metadata (anything with the DIMS, or a dict of them)."""
+    return FAMILIES[cfg.name](cfg, *dims(meta).values(), dtype)
 
 
 def load_checked(model: torch.nn.Module, sd: dict):

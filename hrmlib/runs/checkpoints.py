@@ -124,6 +124,18 @@ def load_model(ck: Path, device="cpu", overrides=()):
     return model.to(device), cfg, state
 
 
+def eval_dir(ck: Path, data_path, trained_on) -> Path:
+    """Where an evaluation of checkpoint `ck` goes: <run>/eval/step_<N>/; on another dataset than the
+    one it was trained on, beside it (step_<N>-<dataset>/), never over the run's own."""
+    same = Path(data_path).resolve() == Path(trained_on).resolve()
+    return ck.parent.parent / "eval" / (ck.name if same else f"{ck.name}-{Path(data_path).name}")
+
+
+def evaluated(out: Path) -> bool:
+    """An evaluation finished in `out`: its predictions, and metrics.json (written last)."""
+    return (out / "metrics.json").exists() and any(out.glob("preds.rank*.npz"))
+
+
 def usable(run: Path) -> tuple[list[Path], list[str]]:
     """(checkpoints whose state.pt loads, newest first; one line per damaged one)."""
     good, bad = [], []
@@ -152,8 +164,9 @@ def set_aside_after(run: Path, step: int) -> Path | None:
 
 def load_latest(run: Path, d: Dist, device, at: Path | None = None) -> tuple[Path, dict, dict]:
     """The newest checkpoint (or `at`) every file of which loads; damaged ones are skipped, saying
-    so. Rank 0 decides, so every process resumes from the same one."""
-    choice = None
+    so. Rank 0 decides, so every process resumes from the same one. Returns (checkpoint, state.pt on
+    the CPU — loading copies it where it belongs —, this rank's file on `device`: its ACT carry)."""
+    choice, state = None, None
     if d.main:
         for ck in [at] if at else reversed(checkpoints(run)):
             try:
@@ -170,8 +183,8 @@ def load_latest(run: Path, d: Dist, device, at: Path | None = None) -> tuple[Pat
                        f"overwrite=true")
     if d.main:
         print(f"resuming from {choice}", flush=True)
-    ck = Path(choice)
-    state, rank_file = _load(ck / "state.pt", device), ck / f"rank{d.rank}.pt"
+    ck, rank_file = Path(choice), Path(choice) / f"rank{d.rank}.pt"
+    state = state if d.main else _load(ck / "state.pt")  # rank 0 loaded it while choosing
     if not rank_file.exists():
         raise RunError(f"{ck} was written by {state['world_size']} processes; resume it with the "
                        f"same --nproc-per-node (this process is rank {d.rank} of {d.world})")

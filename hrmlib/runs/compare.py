@@ -41,6 +41,11 @@ def family(cfg: dict) -> str:
     return "HRM"
 
 
+def best(rows: list[dict]) -> dict | None:
+    """The best evaluation row: highest exact accuracy, the earliest step on a tie (as the trainer keeps it)."""
+    return max(rows, key=lambda r: (r["exact_accuracy"], -r["step"]), default=None)
+
+
 def summary(run: Path) -> dict:
     """One run: what it is, how far it got, its best evaluation, its hardware."""
     saved = read_json(run / "config.json")
@@ -48,10 +53,10 @@ def summary(run: Path) -> dict:
     rows = read_jsonl(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
     train = [r for r in rows if r.get("split") == "train"]
     test = [r for r in rows if r.get("split") == "test"]
-    best = max(test, key=lambda r: (r["exact_accuracy"], -r["step"]), default=None)  # earliest best, as the trainer
+    top = best(test)
     return {"run": run.name, "path": str(run), "preset": saved["preset"], "family": family(saved["config"]),
             "seed": saved["config"]["seed"], "steps": train[-1]["step"] if train else 0,
-            "best_exact": best["exact_accuracy"] if best else None, "best_step": best["step"] if best else None,
+            "best_exact": top["exact_accuracy"] if top else None, "best_step": top["step"] if top else None,
             "last_exact": test[-1]["exact_accuracy"] if test else None,
             "wall_time_s": train[-1].get("wall_time") if train else None,
             "hardware": f"{env.get('world_size', '?')} × {env.get('device_name') or env.get('device', '?')}",
@@ -98,8 +103,8 @@ def markdown(rows: list[dict]) -> str:
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        best = f"{r['best_exact']:.1%} ({r['best_step']})" if r["best_exact"] is not None else "–"
+        top = f"{r['best_exact']:.1%} ({r['best_step']})" if r["best_exact"] is not None else "–"
         wall = f"{r['wall_time_s'] / 60:.1f} min" if r["wall_time_s"] else "–"
         lines.append("| " + " | ".join([r["run"], r["preset"], r["family"], *(fmt(r["differs"][k]) for k in varying),
-                                        str(r["steps"]), best, wall, r["hardware"]]) + " |")
+                                        str(r["steps"]), top, wall, r["hardware"]]) + " |")
     return "\n".join(lines)

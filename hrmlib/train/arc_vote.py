@@ -72,11 +72,12 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
     return {**{f"pass@{k}": solved(k) / max(len(truth), 1) for k in KS}, "tasks": len(truth), "per_task": per_task}
 
 
-def vote_dir(eval_dir: Path, data_path: Path) -> dict:
-    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them."""
+def vote_dir(eval_dir: Path, data_path: Path, split=None) -> dict:
+    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them. `split`: the
+    test split of `data_path` when the caller holds it already (else it is loaded)."""
     from ..data import load_split
     pr = load_preds(eval_dir)
-    split = load_split(Path(data_path), "test")
+    split = load_split(Path(data_path), "test") if split is None else split
     augs = json.loads((Path(data_path) / "augmentations.json").read_text())
     idx = pr["index"].astype(np.int64)
     res = vote(np.asarray(split.inputs[idx]), np.asarray(split.labels[idx]), pr["preds"], pr["q_halt"],

@@ -35,8 +35,9 @@ class Diagnostics:
         have = [(p.grad, k) for p, k in zip(self.params, self.part) if p.grad is not None]
         sq = torch.stack(torch._foreach_norm([g for g, _ in have])).double() ** 2 if have else torch.zeros(0)
         out = {"grad_norm": sq.sum().sqrt().item()}
+        sqs = sq.tolist()  # one copy to the host for every part
         for k in dict.fromkeys(self.part):
-            out[f"grad_norm.{k}"] = sum(s for s, (_, kk) in zip(sq.tolist(), have) if kk == k) ** 0.5
+            out[f"grad_norm.{k}"] = sum(s for s, (_, kk) in zip(sqs, have) if kk == k) ** 0.5
         emb = getattr(self.model, "puzzle_emb", None)
         if emb is not None and emb.local is not None and emb.local.grad is not None:
             g2 = emb.local.grad.double().square().sum()

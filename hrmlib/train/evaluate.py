@@ -60,7 +60,7 @@ def _keep(keep: dict, index, sel, carry, out):
 def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> dict:
     """Run the test split; return metrics averaged over labelled examples (all ranks get them)."""
     from ..data import eval_batches, to_torch
-    from ..data.sampler import collate, puzzle_ids
+    from ..data.sampler import collate
     gbs, B = cfg.global_batch_size, cfg.global_batch_size // d.world
     loss_args = cfg.arch.loss.loss_type, cfg.arch.loss.mask_padding_rows
     was_training = model.training
@@ -79,20 +79,20 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
         if cfg.eval_halting == "max":
             for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
                 b = to_torch(batch, d.device)
-                carry, calls = model.initial_carry(b), 0
-                while not calls or not carry.halted.all():  # eval mode halts only at halt_max_steps
+                carry = model.initial_carry(b)
+                # eval mode halts every row at halt_max_steps, never earlier: no need to ask the device
+                for _ in range(model.cfg.halt_max_steps):
                     carry, out = model(carry, b)
-                    calls += 1
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
-                segs += calls * n
+                segs += model.cfg.halt_max_steps * n
                 bar.update(n)
                 if n:
                     _keep(keep, np.arange(n) + j * gbs + d.rank * B, slice(n), carry, out)
         else:
             def fetch(new):
                 rows = stream[new[new >= 0]]
-                b = collate(split, rows, puzzle_ids(split, rows), B)
+                b = collate(split, rows, B)
                 # collate pads at the end: move each real row to its slot
                 order = np.argsort(np.r_[np.flatnonzero(new >= 0), np.flatnonzero(new < 0)])
                 return to_torch({k: v[order] for k, v in b.items()}, d.device)
@@ -107,9 +107,10 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                     sel = torch.from_numpy(done).to(d.device)
                     fin = dc.replace(carry, steps=carry.steps[sel], halted=carry.halted[sel],
                                      data={k: v[sel] for k, v in carry.data.items()})
-                    _, m = act_loss({k: v[sel] for k, v in out.items()}, fin, *loss_args)
+                    fin_out = {k: v[sel] for k, v in out.items()}
+                    _, m = act_loss(fin_out, fin, *loss_args)
                     sums += stack(m)
-                    _keep(keep, stream[pos[done]], sel, carry, out)
+                    _keep(keep, stream[pos[done]], slice(None), fin, fin_out)
                     bar.update(int(done.sum()))
     bar.close()
     sums = torch.cat([sums, torch.tensor([segs, len(stream)], dtype=torch.float64, device=d.device)])
@@ -130,7 +131,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
             dist.barrier(d)
             if d.main:
                 from .arc_vote import vote_dir
-                res |= vote_dir(out_dir, Path(cfg.data_path))
+                res |= vote_dir(out_dir, Path(cfg.data_path), split)
         if d.main:
             runs.atomic_write(out_dir / "metrics.json", json.dumps(res, indent=2))
     model.train(was_training)

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,7 +33,7 @@ from .. import ROOT, dist, runs
 from .. import config as C
 from ..compat import to_ours
 from ..data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
-from ..model import Carry, CompatError, build, forward_dtype, load_checked
+from ..model import Carry, CompatError, build, dims, forward_dtype, load_checked
 from ..model.losses import act_loss
 from .diagnostics import Diagnostics, Watch
 from .ema import EMA
@@ -61,7 +61,6 @@ class Progress:
     best_step: int | None = None
     best: float = -1.0
     bad_evals: int = 0
-    history: list = field(default_factory=list)
 
 
 # Overrides a resume may carry without changing what is trained; anything else needs resume_changes=true.
@@ -195,11 +194,12 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         load_checked(model, state["model"])  # the average, when the run keeps one
         for o, s in zip(opts, state["opts"]):
             o.load_state_dict(s)
-        renamed = {"it": "iteration", "k": "batch"}  # the names in checkpoints written before 2026-12
-        prog = Progress(**{renamed.get(k, k): v for k, v in state["progress"].items()})
-        # the checkpoint was mapped to the training device, but generator states live on the CPU
-        # (a CUDA resume failed with "RNG state must be a torch.ByteTensor" on the first H200 run)
-        explore_gen.set_state(state["explore_rng"].cpu())
+        # names in checkpoints written before 2026-12 (and their unused, always empty "history")
+        renamed = {"it": "iteration", "k": "batch"}
+        prog = Progress(**{renamed.get(k, k): v for k, v in state["progress"].items() if k != "history"})
+        explore_gen.set_state(state["explore_rng"])
+        # the rank file was mapped to the training device (its carry), but generator states live on the
+        # CPU (a CUDA resume failed with "RNG state must be a torch.ByteTensor" on the first H200 run)
         torch.set_rng_state(mine["torch_rng"].cpu())
         carry = Carry(**mine["carry"]) if mine["carry"] else None
         if record["at"] and d.main:
@@ -238,7 +238,7 @@ def train(argv: list[str], cleanup: ExitStack) -> int:
         state = {"model": ema.state_dict(model) if ema else model.state_dict(), "opts": [o.state_dict() for o in opts],
                  "progress": vars(prog), "explore_rng": explore_gen.get_state(), "identifiers": identifiers,
                  "world_size": d.world, "config": cfg.to_dict(),
-                 "dims": {k: getattr(meta, k) for k in ("vocab_size", "seq_len", "num_puzzle_identifiers")}}
+                 "dims": dims(meta)}
         if ema:
             state["raw_params"] = {n: p.detach() for n, p in zip(ema.names, ema.params)}
         if not runs.finite(state["model"], state["opts"], state.get("raw_params", {})):

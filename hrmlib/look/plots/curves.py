@@ -84,7 +84,7 @@ def diagnostics(runs, smooth: int = 10):
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     fig, axes = plt.subplots(2, 4, figsize=(18, 7))
     styles = ["-", "--", ":", "-."]
-    for ri, run in enumerate(runs):
+    for run in runs:
         tr = [r for r in read_metrics(run) if r.get("split") == "train"]
         if not tr:
             continue
@@ -102,16 +102,16 @@ def diagnostics(runs, smooth: int = 10):
 def checkpoint_curve(run):
     """Exact accuracy (and ARC pass@K) of every evaluated checkpoint against its step, the best
     marked — `python -m hrmlib.evaluate checkpoint=RUN steps=all` fills it in."""
-    from ...runs import checkpoint_evals
+    from ...runs import best, checkpoint_evals
     rows = checkpoint_evals(run)
     fig, ax = plt.subplots(figsize=(8, 3.8))
     if rows:
         steps = [r["step"] for r in rows]
         for key in ["exact_accuracy", "accuracy"] + sorted(k for k in rows[0] if k.startswith("pass@")):
             ax.plot(steps, [r.get(key, np.nan) for r in rows], "o-" if key == "exact_accuracy" else "s--", label=key)
-        best = max(rows, key=lambda r: (r["exact_accuracy"], -r["step"]))
-        ax.plot(best["step"], best["exact_accuracy"], "*", ms=16, color="gold", mec="k",
-                label=f"best: step {best['step']} ({best['exact_accuracy']:.1%})")
+        top = best(rows)
+        ax.plot(top["step"], top["exact_accuracy"], "*", ms=16, color="gold", mec="k",
+                label=f"best: step {top['step']} ({top['exact_accuracy']:.1%})")
     ax.set(xlabel="checkpoint step", ylabel="accuracy", ylim=(-0.02, 1.02),
            title=f"{Path(run).name}: {len(rows)} evaluated checkpoints")
     return finish(fig, [ax])
@@ -132,17 +132,3 @@ def seed_groups(groups: dict):
     ax.set(ylabel="best exact accuracy", ylim=(0, 1.1), title="seeds of one configuration")
     ax.grid(alpha=0.3, axis="y")
     return finish(fig)
-
-
-def compute_curves(traces: dict):
-    """Accuracy against compute for each run ({name: Trace}): fixed depths (solid) and learned halting
-    with its threshold swept (dashed)."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for name, tr in traces.items():
-        x = np.arange(1, tr.steps + 1)
-        line, = ax.plot(x, tr.correct.mean(1), "o-", label=f"{name}: fixed depth")
-        pts = [tr.adaptive(threshold=t) for t in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)]
-        ax.plot([u.mean() for _, u in pts], [ok.mean() for ok, _ in pts], "s--", color=line.get_color(),
-                label=f"{name}: learned halting")
-    ax.set(xlabel="mean ACT segments used", ylabel="exact accuracy", ylim=(-0.02, 1.02), title="accuracy vs compute")
-    return finish(fig, [ax], fontsize=7)

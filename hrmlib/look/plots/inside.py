@@ -164,7 +164,10 @@ def depth_sweep(tr):
     return finish(fig, axes)
 
 
-def reasoning(tr, thresholds=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)):
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # halting confidences swept (0.5: the training rule)
+
+
+def reasoning(tr, thresholds=THRESHOLDS):
     """Does the model reason over segments? Exact accuracy after each segment, overall and by
     difficulty (`tr.groups()`); where Q would halt, by difficulty; and accuracy against compute for
     fixed depths and for learned halting with its confidence threshold swept (0.5 is the training
@@ -189,6 +192,20 @@ def reasoning(tr, thresholds=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.9
             cx.annotate(f"{t:g}", (u.mean(), ok.mean()), textcoords="offset points", xytext=(4, -10), fontsize=8)
     cx.set(xlabel="mean segments used", ylabel="exact accuracy", title="accuracy vs compute", ylim=(-0.02, 1.02))
     return finish(fig, (ax, bx, cx))
+
+
+def compute_curves(traces: dict):
+    """Accuracy against compute for each model ({name: Trace}): fixed depths (solid) and learned halting
+    with its threshold swept (dashed)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, tr in traces.items():
+        x = np.arange(1, tr.steps + 1)
+        line, = ax.plot(x, tr.correct.mean(1), "o-", label=f"{name}: fixed depth")
+        pts = [tr.adaptive(threshold=t) for t in THRESHOLDS]
+        ax.plot([u.mean() for _, u in pts], [ok.mean() for ok, _ in pts], "s--", color=line.get_color(),
+                label=f"{name}: learned halting")
+    ax.set(xlabel="mean ACT segments used", ylabel="exact accuracy", ylim=(-0.02, 1.02), title="accuracy vs compute")
+    return finish(fig, [ax], fontsize=7)
 
 
 def compare(traces: dict):
