@@ -5,8 +5,9 @@
     python -m hrmlib.bench sudoku_extreme_1k batch=64 seq_len=900 vocab=12  # Maze/ARC shape
     python -m hrmlib.bench sudoku_extreme_1k batch=768 device=cuda compile=true modes=train profile=prof.txt
 
-A train step is what the trainer does per batch: one ACT segment (forward with the bootstrap
-pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch;
+A train step is the trainer's own (`hrmlib.train.step.train_step` on a `TrainState` built as the
+trainer builds it): one ACT segment (forward with the bootstrap pass) on a global batch, the loss,
+backward, both optimizer steps, and the diagnostics unless diagnostics=false. Eval is all halt_max_steps segments of a batch;
 eval_q streams `stream` batches' worth of puzzles through the batch's slots with eval_halting=q (a
 row stops when Q halts it and its slot takes the next puzzle; random weights rarely halt early).
 matmul times one square matmul (8192 on CUDA, 1024 on CPU) at the forward dtype: the ceiling
@@ -20,19 +21,22 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 import torch
 
+import numpy as np
+
 from . import config as C
-from .model import build, forward_dtype
+from .dist import Dist, pick_device
+from .errors import cli
 from .model.layers import swiglu_width
-from .model.losses import act_loss
+from .paths import writable
 from .runs import atomic_write
-from .train.diagnostics import Diagnostics
-from .train.evaluate import refill
-from .train.optim import make_optimizers
+from .train.evaluation import refill
+from .train.step import TrainState, train_step
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,16 @@ class Options:
     warmup: int = 3  # untimed calls first
     repeats: int = 10  # timed calls (the median is reported)
     modes: str = "train,eval"  # comma-separated: train, eval, eval_q, matmul
-    dtype: str = "auto"  # forward dtype (auto: the config's)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # forward dtype (auto: the config's)
     out: str = ""  # write the rows as JSON here
     stream: int = 4  # eval_q: batches' worth of puzzles streamed through the slots
     profile: str = ""  # also profile `repeats` more calls per mode; the top kernels and their share go here (text)
+
+    def __post_init__(self):
+        for k, least in (("batch", 1), ("seq_len", 1), ("vocab", 2), ("puzzle_ids", 1), ("warmup", 0), ("repeats", 1),
+                         ("stream", 1)):
+            if getattr(self, k) < least:
+                raise C.ConfigError(f"{k}: must be >= {least}, got {getattr(self, k)}")
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
@@ -107,8 +117,9 @@ def profile(fn, dev, n: int, title: str, top: int = 20) -> str:
 
 def _write(path: str, text: str):
     """Bench outputs may name a folder that does not exist yet (gpu-check's do)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(path), text)
+    path = writable(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text)
 
 
 MODES = ("train", "eval", "eval_q", "matmul")
@@ -117,48 +128,37 @@ MODES = ("train", "eval", "eval_q", "matmul")
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
     if bad := [m for m in opts.modes.split(",") if m not in MODES]:  # before minutes of compiling and timing
         raise C.ConfigError(f"modes: {bad[0]!r} is not one of {', '.join(MODES)}")
-    cfg = C.load(preset, overrides)
-    dev = torch.device(opts.device)
-    dtype = forward_dtype(opts.dtype if opts.dtype != "auto" else cfg.arch.forward_dtype, dev.type)
+    cfg = C.load(preset, [*overrides, f"global_batch_size={opts.batch}", f"compile={opts.compile}"]
+                 + ([f"arch.forward_dtype={opts.dtype}"] if opts.dtype != "auto" else []))
+    dev = pick_device(opts.device)
+    for out in (opts.out, opts.profile):  # before minutes of timing
+        if out:
+            writable(out, out)
     B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
-    torch.manual_seed(0)
-    model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
-    fwd = torch.compile(model, dynamic=False) if opts.compile else model
-    opt = make_optimizers(model, replace(cfg, global_batch_size=B))
-    diag = Diagnostics(model) if cfg.diagnostics else None
-    g = torch.Generator().manual_seed(0)
-    batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
-             "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
-             "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32).to(dev)}
+    dims = {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}
+    s = TrainState.create(cfg, {"dims": dims}, Dist(device=dev), total=10**6)
+    model, fwd, dtype = s.model, s.fwd, s.model.dtype
+    g = np.random.default_rng(0)
+    batch = {"inputs": g.integers(1, V, (B, S), dtype=np.int32), "labels": g.integers(1, V, (B, S), dtype=np.int32),
+             "puzzle_identifiers": g.integers(0, N, B, dtype=np.int32)}
+    on_dev = {k: torch.from_numpy(v).to(dev) for k, v in batch.items()}
     S_all = S + model.P
     out_rows, profiles = [], []
     for mode in opts.modes.split(","):
-        state = {"carry": model.initial_carry(batch)}
+        state = {}
 
-        def train_step():  # as the trainer's, diagnostics included unless diagnostics=false
-            model.train()
-            state["carry"], out = fwd(state["carry"], batch)
-            terms, _ = act_loss(out, state["carry"], cfg.arch.loss.loss_type)
-            (terms["total"] / B).backward()
-            if diag:
-                diag.grads()
-            for o in opt:
-                o.step()
-                o.zero_grad()
-            if diag:
-                diag.update()
+        def train():  # the trainer's step, diagnostics included unless diagnostics=false
+            train_step(s, batch)
 
         def eval_batch():
-            model.eval()
             with torch.inference_mode():
-                carry = model.initial_carry(batch)
-                for _ in range(cfg.arch.halt_max_steps):
-                    carry, _ = fwd(carry, batch)
+                for _ in model.rollout(on_dev, call=fwd):
+                    pass
 
         def eval_q():  # every slot refilled from the same random batch: which puzzle is irrelevant here
             model.eval()
             with torch.inference_mode():
-                segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: batch, n_q, B)]
+                segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: on_dev, n_q, B)]
             state["segs"], state["calls"] = sum(segs), len(segs)
 
         def matmul():
@@ -167,9 +167,9 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
         n_q = B * opts.stream
         n_mm = 8192 if dev.type == "cuda" else 1024
         if mode == "matmul":
-            mm = [torch.randn(n_mm, n_mm, generator=g).to(dev, dtype) for _ in range(2)]
+            mm = [torch.randn(n_mm, n_mm, generator=torch.Generator().manual_seed(0)).to(dev, dtype) for _ in range(2)]
             mm_out = torch.empty_like(mm[0])
-        fn = {"train": train_step, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
+        fn = {"train": train, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()
@@ -214,24 +214,31 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or "=" in argv[0] or {"-h", "--help"} & set(argv):
-        print(__doc__ + "\noptions:\n" + C.describe(Options()), file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
+def run(argv: list[str]) -> int:
+    if not argv or "=" in argv[0]:
+        raise C.ConfigError("give a preset first: python -m hrmlib.bench PRESET [option=value …] (--help lists them)")
+    if argv[0] not in C.PRESETS:
+        raise C.ConfigError(f"unknown preset {argv[0]!r}; choose one of: {', '.join(C.PRESETS)}")
     names = {f.name for f in fields(Options)}
-    mine = [a for a in argv[1:] if a.partition("=")[0] in names]
+    mine = [a for a in argv[1:] if C.split(a, "e.g. batch=32")[0] in names]
     try:
         opts = C.apply(Options(), mine)  # strict types: compile=ture is an error, not "eager"
         rows = measure(argv[0], [a for a in argv[1:] if a not in mine], opts)
     except C.ConfigError as e:
         hint = f" (bench options: {', '.join(sorted(names))})" if "unknown key" in str(e) else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
-        return 2
+        raise C.ConfigError(f"{e}{hint}") from None
     print(table(rows))
     if opts.out:
         _write(opts.out, json.dumps(rows, indent=2))
     return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__ + "\noptions:\n" + C.describe(Options()))
+        return 0
+    return cli(run, argv)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,28 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value
+from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value, split
 
 LossType = Literal["stablemax_cross_entropy", "softmax_cross_entropy"]
+
+# What a field is to a run besides a setting (its `role`, read by `roles`): on `resume=` a field
+# with a role may change freely, any other needs resume_changes=true; `hrmlib.runs.compare` ignores
+# "action" and "runtime" fields; an evaluation that differs from the trainer's in an "eval" field
+# (or in arch.* or data_path) is a variant, written beside the trainer's (`hrmlib.runs.eval_dir`).
+ROLES = {"action": "what the command does (not part of the run)",
+         "runtime": "where and how it runs and reports",
+         "schedule": "how long it trains",
+         "eval": "how it is evaluated"}
+
+
+def _role(role: str, default):
+    assert role in ROLES, role
+    return field(default=default, metadata={"role": role})
+
+
+def roles() -> dict[str, str]:
+    """{key: role} of every Config field that has one."""
+    return {f.name: f.metadata["role"] for f in dc.fields(Config) if "role" in f.metadata}
 
 
 @dataclass(frozen=True)
@@ -104,7 +123,7 @@ class Config:
     seed: int = 0  # initial weights, batch order and exploration draws
     # ours: "max": every test row runs arch.halt_max_steps segments (the original); "q": a row stops when
     # Q would halt it (q_halt > q_continue; q_halt > 0 without arch.act_continue_loss), its slot takes the next puzzle
-    eval_halting: Literal["max", "q"] = "max"
+    eval_halting: Literal["max", "q"] = _role("eval", "max")
     # EMA of the weights (the original TRM's names): evaluation and the checkpoint's model weights
     # are the average; the raw weights are saved beside them, so `resume=` continues exactly
     ema: bool = False
@@ -113,24 +132,24 @@ class Config:
     # still hold its initial weights (at 0.999 and 1,000 steps about 37 % of them); off for parity
     ema_warmup: bool = False
     # ---- ours: runs, resuming, devices, tracking
-    run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
-    resume: Optional[str] = None  # a run directory: continue from its last checkpoint
+    run_dir: Optional[str] = _role("action", None)  # default runs/<time>-<preset>-<tag>
+    resume: Optional[str] = _role("action", None)  # a run directory: continue from its last checkpoint
     # with resume=: apply overrides that change what is trained (lr, arch, data, …); recorded in config.json
-    resume_changes: bool = False
-    overwrite: bool = False  # start over in a run_dir that holds a run (its trainer files are removed first)
+    resume_changes: bool = _role("action", False)
+    overwrite: bool = _role("action", False)  # start over in a run_dir that holds a run (its trainer files are removed first)
     init_from: Optional[str] = None  # weights only: an hrmlib checkpoint/run or an original HRM checkpoint
-    max_steps: Optional[int] = None  # stop after this many optimizer steps in all (cuts any run short)
-    checkpoint_every: int = 0  # also checkpoint every N steps (0: at evaluations and at the end)
-    keep_last: int = 2  # checkpoints kept besides the best one
-    early_stop_patience: int = 0  # stop after N evaluations without a better exact_accuracy (0: off)
-    compile: Optional[bool] = None  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
-    device: str = "auto"  # auto: cuda (one per local rank), else mps, else cpu
-    log_every: int = 1  # steps between metrics.jsonl lines
+    max_steps: Optional[int] = _role("schedule", None)  # stop after this many optimizer steps in all (cuts any run short)
+    checkpoint_every: int = _role("runtime", 0)  # also checkpoint every N steps (0: at evaluations and at the end)
+    keep_last: int = _role("runtime", 2)  # checkpoints kept besides the best one
+    early_stop_patience: int = _role("schedule", 0)  # stop after N evaluations without a better exact_accuracy (0: off)
+    compile: Optional[bool] = _role("runtime", None)  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
+    device: str = _role("runtime", "auto")  # auto: cuda (one per local rank), else mps, else cpu
+    log_every: int = _role("runtime", 1)  # steps between metrics.jsonl lines
     # ours: gradient norms (global, per part), parameter norm, update ratio, exploration-blocked halts,
     # peak memory in every logged row, and warnings when a norm explodes or Q collapses
-    diagnostics: bool = True
-    wandb: Optional[Literal["online", "offline"]] = None  # optional sink
-    tensorboard: bool = False  # optional sink (needs the tensorboard package)
+    diagnostics: bool = _role("runtime", True)
+    wandb: Optional[Literal["online", "offline"]] = _role("runtime", None)  # optional sink
+    tensorboard: bool = _role("runtime", False)  # optional sink (needs the tensorboard package)
 
     def __post_init__(self):
         _check_ranges(self, "", _RANGES)
@@ -154,7 +173,7 @@ _POS, _UNIT, _HALF = (lambda v: v > 0, "> 0"), (lambda v: 0 <= v <= 1, "in [0, 1
 _ARCH_RANGES = {"H_cycles": _ONE, "L_cycles": _ONE, "L_layers": _ONE, "hidden_size": _ONE, "num_heads": _ONE,
                 "halt_max_steps": _ONE, "expansion": _POS, "rms_norm_eps": _POS, "rope_theta": _POS,
                 "halt_exploration_prob": _UNIT, "puzzle_emb_ndim": _NONNEG, "puzzle_emb_len": _NONNEG}
-_RANGES = {"global_batch_size": _ONE, "epochs": _ONE, "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
+_RANGES = {"seed": (lambda v: 0 <= v < 2**63, "in [0, 2**63)"), "global_batch_size": _ONE, "epochs": _ONE, "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
            "lr_warmup_steps": _NONNEG, "beta1": _HALF, "beta2": _HALF, "weight_decay": _NONNEG,
            "puzzle_emb_weight_decay": _NONNEG, "puzzle_emb_lr": _NONNEG, "ema_rate": _HALF, "max_steps": _ONE,
            "checkpoint_every": _NONNEG, "keep_last": _ONE, "early_stop_patience": _NONNEG, "log_every": _ONE}
@@ -274,8 +293,8 @@ PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, 
 
 # ---------------------------------------------------------------- overrides
 
-__all__ = ["ArchConfig", "Config", "ConfigError", "LossConfig", "PRESETS", "load", "from_saved", "apply", "describe",
-           "diff", "field_docs", "flat", "from_dict", "parse_value"]
+__all__ = ["ArchConfig", "Config", "ConfigError", "LossConfig", "PRESETS", "ROLES", "load", "from_saved", "apply",
+           "describe", "diff", "field_docs", "flat", "from_dict", "parse_value", "roles", "split"]
 REMOVED = ("checkpoint_every_eval", "eval_save_outputs")  # never read; runs saved before 2026-12 still hold them
 
 

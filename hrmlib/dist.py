@@ -89,3 +89,21 @@ def broadcast_object(obj, d: Dist):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def on_main(fn, d: Dist):
+    """`fn()` on rank 0 only (building a dataset, say), its result — or the UserError it raised — on
+    every rank, so no rank waits at a barrier for a peer that gave up."""
+    from .errors import UserError, io_error
+    out, err = None, None
+    if d.main:
+        try:
+            out = fn()
+        except UserError as e:
+            err = e
+        except OSError as e:  # a full disk, say: one line, on every rank
+            err = io_error(e)
+    out, err = broadcast_object((out, err), d)
+    if err is not None:
+        raise err
+    return out

@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses as dc
 import difflib
 import inspect
+import io
+import tokenize
 import types
 import typing
 from typing import Literal
 
+from .errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A bad preset, key or value: the message names it and lists what is allowed."""
 
 
@@ -113,20 +117,29 @@ def diff(a, b) -> dict[str, tuple]:
 
 
 def field_docs(cls, prefix: str = "") -> dict[str, str]:
-    """{dotted key: its one-line doc}, read from the comments beside (or above) each field."""
-    docs, above = {}, []
-    for line in inspect.getsource(cls).splitlines()[1:]:
-        code, _, comment = line.strip().partition("#")
-        if not code:
-            above.append(comment.strip())
+    """{dotted key: its one-line doc}: the comment after each field, else the comment lines just
+    above it, read with Python's tokenizer (so a `#` inside a string default is not a comment)."""
+    comments, starts, prev = {}, {}, None
+    for t in tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline):
+        if t.type == tokenize.COMMENT:
+            comments[t.start[0]] = t.string.lstrip("#").strip()
+        elif t.type == tokenize.NAME and t.start[1] == 4 and (prev is None or prev.type in _LINE_START):
+            starts[t.start[0]] = t.string  # the first name of a statement in the class body
+        prev = t
+    docs, names = {}, {f.name for f in dc.fields(cls)}
+    for line, name in starts.items():
+        if name not in names:
             continue
-        name = code.split(":")[0].strip()
-        if name in {f.name for f in dc.fields(cls)}:
-            t = typing.get_type_hints(cls)[name]
-            docs |= field_docs(t, f"{prefix}{name}.") if dc.is_dataclass(t) else {
-                prefix + name: comment.strip() or " ".join(above)}
-        above = []
+        above, k = [], line - 1
+        while k in comments and k not in starts:
+            above, k = [comments[k]] + above, k - 1
+        t = typing.get_type_hints(cls)[name]
+        docs |= field_docs(t, f"{prefix}{name}.") if dc.is_dataclass(t) else {
+            prefix + name: comments.get(line) or " ".join(above)}
     return docs
+
+
+_LINE_START = (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT)
 
 
 def describe(cfg) -> str:

@@ -11,7 +11,7 @@ from hrmlib.model import losses
 from hrmlib.compat import arch_from_original, to_original
 from hrmlib.train.ema import EMA
 from hrmlib.model import build
-from hrmlib.compat.parity import train_call
+from hrmlib.parity import train_call
 
 
 def _record(carry, out, terms, metrics):

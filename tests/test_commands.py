@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, run_py
 
 HELP = {"hrmlib.data": ["--help"], "hrmlib.train": ["debug", "--help"], "hrmlib.evaluate": ["--help"],
-        "hrmlib.bench": ["--help"], "hrmlib.compat": ["--help"], "hrmlib.launch": ["--help"]}
+        "hrmlib.bench": ["--help"], "hrmlib.parity": ["--help"], "hrmlib.launch": ["--help"]}
 
 
 def test_every_documented_module_is_covered():

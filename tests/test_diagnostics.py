@@ -17,7 +17,7 @@ from hrmlib import runs
 from hrmlib.data import TrainSampler, load_split, to_torch
 from hrmlib.model import build as build_model
 from hrmlib.model.losses import act_loss
-from hrmlib.train.loop import total_steps
+from hrmlib.train.step import total_steps
 from hrmlib.train.optim import make_optimizers, set_lr
 from conftest import ROOT, run_py
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from hrmlib.runs import _alive
+from hrmlib.paths import alive as _alive
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 import torch
 
 from hrmlib.model import losses
-from hrmlib.compat import fixture_model
+from hrmlib.parity import fixture_model
 from conftest import FIXTURES
 
 

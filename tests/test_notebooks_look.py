@@ -32,6 +32,16 @@ def test_notebook_shape_and_stripped(name):
     assert r.returncode == 0, f"{name} is not stored stripped"
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb")))
+def test_every_parameter_line_is_one_papermill_reads(name):
+    """A parameter papermill cannot parse (an `=` in its comment, say) is silently not a parameter."""
+    import papermill
+    nb = json.loads((ROOT / "notebooks" / name).read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    names = [ln.split(":")[0] for ln in "".join(cell["source"]).splitlines() if ln.strip()]
+    assert list(papermill.inspect_notebook(str(ROOT / "notebooks" / name))) == names
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NBS)
 def test_notebook_runs_at_defaults(name, notebook_run, tmp_path):

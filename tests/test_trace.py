@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from hrmlib import compat
+from hrmlib import parity
 from hrmlib.look import plots, report, trace
 
 FX = FIXTURES / "hrm-reference"
@@ -18,7 +18,7 @@ FX = FIXTURES / "hrm-reference"
 
 @pytest.fixture(scope="module")
 def fixture():
-    model = compat.fixture_model(FX)
+    model = parity.fixture_model(FX)
     batch = torch.load(FX / "batch.pt", weights_only=True)
     ref = torch.load(FX / "eval_rollout.pt", weights_only=True)["steps"]
     return model, batch, ref
@@ -82,10 +82,10 @@ def test_depth_sweep_extends_the_rollout_unchanged(fixture):
     assert plots.depth_sweep(deep).axes
 
 
-def test_load_original_checkpoint_through_inspect(fixture):
+def test_load_original_checkpoint_through_trace(fixture):
     model, batch, _ = fixture
     m = trace.load(FX / "state_dict.compiled.pt", config=FX / "config.json")
-    assert m.task == "tokens" and m.config is None
+    assert m.task == "tokens" and m.kind == "original" and m.trained is None
     np.testing.assert_allclose(trace.trace(m.model, batch).logits, trace.trace(model, batch).logits, atol=1e-6)
 
 
@@ -131,7 +131,8 @@ def arc_ckpt(tmp_path_factory):
     model = build(cfg.arch, meta, torch.float32)
     ck = root / "run" / "checkpoints" / "step_1"
     ck.mkdir(parents=True)
-    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "identifiers": [],
+    from hrmlib.data import read_identifiers
+    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "identifiers": read_identifiers(root / "data"),
                 "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
                          "num_puzzle_identifiers": meta.num_puzzle_identifiers}}, ck / "state.pt")
     m = trace.load(ck)
@@ -142,7 +143,7 @@ def arc_ckpt(tmp_path_factory):
 def test_arc_report_scores_like_the_trainer(arc_ckpt):
     from hrmlib import dist
     from hrmlib.data import load_split
-    from hrmlib.train.evaluate import evaluate
+    from hrmlib.train.evaluation import evaluate
     root, m, cfg, res = arc_ckpt
     assert m.task == "arc"
     trainer = evaluate(m.model, load_split(root / "data", "test"), cfg, dist.Dist(), root / "trainer-eval")

@@ -144,7 +144,7 @@ def test_init_from_an_original_checkpoint(tmp_path):
     (["nope"], "unknown preset 'nope'"),
     (["debug", "lrr=1"], "unknown key 'lrr'"),
     (["debug", "data_path=/nonexistent/x"], "/nonexistent/x"),
-    (["debug", "data_path=EMPTY"], "dataset.json: missing file"),
+    (["debug", "data_path=EMPTY"], "is not a dataset (no identifiers.json)"),
     (["debug", "data_path=DATA", "arch.num_heads=5"], "arch.hidden_size: must be divisible by arch.num_heads=5"),
 ])
 def test_bad_input_fails_before_training(args, message, sudoku, tmp_path):
@@ -158,8 +158,8 @@ def test_bad_input_fails_before_training(args, message, sudoku, tmp_path):
 def test_checkpoint_of_another_vocabulary_is_refused(sudoku, tmp_path):
     ck = FIXTURES / "hrm-reference" / "state_dict.eager.pt"  # V=7, hidden 64: not a debug sudoku model
     r = train(sudoku, f"run_dir={tmp_path / 'r'}", f"init_from={ck}")
-    assert r.returncode == 2 and "does not fit this model and dataset" in r.stderr
-    assert "shape: embed.weight checkpoint (7, 64) vs model (11, 64)" in r.stderr
+    assert r.returncode == 2 and f"init_from={ck} does not fit the model" in r.stderr
+    assert "embed.weight is (7, 64) in the checkpoint, (11, 64) in the model" in r.stderr
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
 
 

@@ -10,7 +10,8 @@ import yaml
 
 from hrmlib import config as C
 from hrmlib.look import trace
-from hrmlib.compat import load_original, to_ours
+from hrmlib import runs
+from hrmlib.compat import to_ours
 from hrmlib.data.format import make_split, write_dataset
 from hrmlib.train.ema import EMA
 from hrmlib.model.losses import act_loss
@@ -162,7 +163,7 @@ def _original_run(tmp_path):
 
 def test_original_trm_checkpoint_loads_evaluates_and_traces_as_the_original(tmp_path):
     ck, data = _original_run(tmp_path)
-    m = load_original(ck, ck.parent / "all_config.yaml", {"vocab_size": 7, "seq_len": 16, "num_puzzle_identifiers": 5})
+    m = runs.open(ck).model  # its all_config.yaml beside it names the dataset, which gives the sizes
     ref = to_ours(torch.load(FX / "state_dict.eager.pt", weights_only=True), "trm")
     assert isinstance(m, TRM) and m.state_dict().keys() == ref.keys()
     assert all(torch.equal(m.state_dict()[k], v) for k, v in ref.items())
@@ -201,7 +202,7 @@ def test_original_checkpoint_without_its_config_is_one_clear_error(tmp_path):
 def test_unsupported_original_model_is_named():
     cfg = {"name": "recursive_reasoning.trm_singlez@TinyRecursiveReasoningModel_ACTV1"}
     with pytest.raises(Exception, match="trm_singlez.*is not a model hrmlib builds"):
-        load_original({}, {"arch": cfg})
+        runs.open(FX / "state_dict.eager.pt", config={"arch": cfg})
 
 
 def test_init_from_an_original_trm_checkpoint(tmp_path):

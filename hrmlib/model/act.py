@@ -26,6 +26,16 @@ from .puzzle_emb import PuzzleEmbedding
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def explore_draws(n: int, halt_max_steps: int, generator: torch.Generator | None = None, device=None):
+    """The exploration draws of one training call for n rows: uniforms [n] (a row explores when its
+    draw is below ε) and minimum segments U{2..halt_max_steps} [n] int32. Without a generator they
+    come from torch's, on `device`, in the original's order; the trainer draws a whole global batch
+    from its own generator, so every world size trains alike."""
+    u = torch.rand(n, generator=generator, device=device)
+    return u, torch.randint(2, max(halt_max_steps, 2) + 1, (n,), generator=generator, device=device,
+                            dtype=torch.int32)
+
+
 def forward_dtype(name: str, device_type: str = "cpu") -> torch.dtype:
     """`auto` means bfloat16 on CUDA (the original's dtype) and float32 elsewhere."""
     if name == "auto":
@@ -128,6 +138,29 @@ class ACT(nn.Module):
         return z
 
     # ------------------------------------------------------------------ ACT
+    def rollout(self, batch: dict, steps: int | None = None, trace=None, call=None):
+        """Evaluate `batch` segment by segment from a fresh carry: yields (carry, out) after each of
+        `steps` segments (default halt_max_steps; more runs deeper than trained). In evaluation every
+        row runs all segments (the originals' rule), so the rows stay in step and no device sync is
+        needed. `trace` is set as the model's recorder meanwhile; its `begin(z_H, z_L)`, if any, gets
+        the states each segment starts from. `call` replaces `self` for the segments (a compiled
+        copy). The caller chooses grad mode (`torch.inference_mode()` for evaluation)."""
+        T, hook, was_training = steps or self.cfg.halt_max_steps, self.trace, self.training
+        call = call or self
+        self.eval()
+        self.trace = trace
+        try:
+            carry = self.initial_carry(batch)
+            for _ in range(T):
+                if hasattr(trace, "begin"):
+                    reset = carry.halted.view(-1, 1, 1)
+                    trace.begin(torch.where(reset, self.H_init, carry.z_H), torch.where(reset, self.L_init, carry.z_L))
+                carry, out = call(carry, batch, max_steps=T)
+                yield carry, out
+        finally:
+            self.trace = hook
+            self.train(was_training)
+
     def initial_carry(self, batch: dict) -> Carry:
         """All rows start halted, so the first call loads the batch and resets to H_init/L_init.
         Zeros rather than the original's torch.empty (P11): no garbage ever enters a computation."""
@@ -165,7 +198,7 @@ class ACT(nn.Module):
                 halted = halted | q_says
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
                 if explore is None:
-                    explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
+                    explore = explore_draws(len(q_halt), self.cfg.halt_max_steps, device=q_halt.device)
                 min_halt = (explore[0] < self.cfg.halt_exploration_prob) * explore[1]
                 would = halted
                 halted = halted & (steps >= min_halt)

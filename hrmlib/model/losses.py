@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100  # label id ignored by every loss and metric
+from ..data.sampler import IGNORE  # the label of positions no loss or metric counts
 
 
 def stablemax_s(x: torch.Tensor) -> torch.Tensor:

