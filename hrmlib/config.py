@@ -3,9 +3,9 @@
     from hrmlib.config import load
     cfg = load("sudoku_extreme_1k", ["lr=1e-4", "arch.H_cycles=3"])
 
-Field names and defaults are the original HRM's (`cfg_pretrain.yaml` + `arch/hrm_v1.yaml`,
-HRM-SPEC §1.1, §5.1); fields the original lacks are marked "ours". Configs are frozen: derived
-values are computed where used, never written back.
+Field names and defaults are the original HRM's (`cfg_pretrain.yaml` + `arch/hrm_v1.yaml`); fields
+the original lacks are marked "ours". Configs are frozen: derived values are computed where used,
+never written back.
 """
 from __future__ import annotations
 
@@ -40,16 +40,16 @@ def roles() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LossConfig:
-    loss_type: LossType = "stablemax_cross_entropy"  # the LM loss: stablemax CE (HRM-SPEC §2) or softmax CE
+    loss_type: LossType = "stablemax_cross_entropy"  # the LM loss: stablemax CE (the original's) or softmax CE
     # ours: drop rows with no labels (batch padding) from the Q losses. The original counts them as
-    # "correct" in the q-halt BCE (HRM-SPEC P1); `false` reproduces that for parity.
+    # "correct" in the q-halt BCE (docs/pitfalls.md P1); `false` reproduces that for parity.
     mask_padding_rows: bool = True
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    # "hrm": two modules H and L, one-step gradient (HRM-SPEC §1); "trm": one shared network updating
-    # z_H (the answer y) and z_L (the latent z), gradient through the whole last recursion (TRM-SPEC §3)
+    # "hrm": two modules H and L, one-step gradient; "trm": one shared network updating z_H (the
+    # answer y) and z_L (the latent z), gradient through the whole last recursion
     name: Literal["hrm", "trm"] = "hrm"
     H_cycles: int = 2  # HRM: H updates per segment; TRM: T, recursions per segment (all but the last without grad)
     L_cycles: int = 2  # HRM: L updates per H update; TRM: n, latent (z) updates per recursion
@@ -83,7 +83,7 @@ class ArchConfig:
         _check_ranges(self, "arch.", {**_ARCH_RANGES, "H_layers": _ONE if self.name == "hrm" else _NONNEG})
         _check(self.hidden_size % self.num_heads == 0, "arch.hidden_size",
                f"must be divisible by arch.num_heads={self.num_heads}, got {self.hidden_size}")
-        # the original crashes in a reshape here (TRM pitfall T5): slots only pad, they never truncate
+        # the original TRM crashes in a reshape here (docs/pitfalls.md T5): slots only pad, they never truncate
         _check(self.P * self.hidden_size >= self.emb_ndim, "arch.puzzle_emb_len",
                f"{self.P} slots of {self.hidden_size} cannot hold a {self.emb_ndim}-wide puzzle embedding; "
                f"use 0 (ceil(puzzle_emb_ndim / hidden_size) slots) or more")
@@ -223,7 +223,7 @@ def demo_hrm() -> Config:
     every 9 positions, so "same column" (offsets 9, 18, …) is one fixed relative-position pattern,
     and the slower frequencies fall near the band (27) and grid (81) periods. With the default
     10,000 none lines up with the grid and this small model learns Sudoku's structure far more
-    slowly (4 segments, 3,000 steps: 5 % exact with 10,000, 18–45 % with 314).
+    slowly (measured in docs/benchmarks.md, "The HRM demo").
 
     halt_max_steps=1: one ACT segment (2 H × 2 L cycles) per puzzle, so every step trains on 64
     fresh puzzles; in ten CPU minutes that beats deep supervision over 4 segments (measured, three
@@ -233,7 +233,7 @@ def demo_hrm() -> Config:
                   lr=3e-3, puzzle_emb_lr=3e-3, lr_warmup_steps=100, lr_min_ratio=0.1)
 
 
-# ---------------------------------------------------------------- TRM presets (TRM README runs, TRM-SPEC §9)
+# ---------------------------------------------------------------- TRM presets (TRM README runs)
 # cfg_pretrain.yaml defaults (batch 768, lr 1e-4 constant after 2,000 warmup steps, betas 0.9/0.95) and
 # arch/trm.yaml (hidden 512, 8 heads, 2 layers, 16 puzzle slots, 16 ACT steps), EMA 0.999 on.
 

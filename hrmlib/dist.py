@@ -35,7 +35,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         if (dev.type == "cuda" and not torch.cuda.is_available()) or (dev.type == "mps" and not torch.backends.mps.is_available()):
             raise ConfigError(f"device={name}: torch sees no such device on this machine; use device=cpu or auto")
         # a bare "cuda" means this local rank's GPU, as auto does: torch.cuda.set_device needs an
-        # index, and without one every torchrun worker would share GPU 0 (found on the first H200 run)
+        # index, and without one every torchrun worker would share GPU 0
         return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)

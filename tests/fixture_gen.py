@@ -37,7 +37,8 @@ def write_fixture(d: Path, cfg: dict, B: int = 3, calls: int = 4):
         m.puzzle_emb.weights.normal_(0, 0.2, generator=g)
         m.q_head.weight.normal_(0, 0.2, generator=g)
         m.q_head.bias.copy_(torch.tensor([-0.75, 0.75]))
-        if arch.mlp_t:  # shrunk, as the held-out TRM fixtures do: mlp_t recursions are chaotic at init (T8)
+        # shrunk, as the held-out TRM fixtures do: mlp_t recursions are chaotic at init (docs/pitfalls.md T8)
+        if arch.mlp_t:
             for n, p in m.named_parameters():
                 if "gate_up" in n:
                     p.mul_(0.5)

@@ -1,4 +1,4 @@
-"""Losses: stablemax values, and the padding-row fix (P1) changes only padding rows' terms."""
+"""Losses: stablemax values, and the padding-row fix (docs/pitfalls.md P1) changes only padding rows' terms."""
 import torch
 
 from hrmlib.model import losses

@@ -1,5 +1,5 @@
 """TRM beside HRM: presets with the original's sizes and hyperparameters, every configuration runs a
-training step, the full-recursion gradient, EMA, and original TRM checkpoints through load_original,
+training step, the full-recursion gradient, EMA, and original TRM checkpoints through `runs.open`,
 the evaluate CLI and the trace."""
 import json
 
@@ -22,7 +22,7 @@ from conftest import FIXTURES, run_py
 FX = FIXTURES / "trm-reference"
 DIMS = {"vocab_size": 6, "seq_len": 9, "num_puzzle_identifiers": 2}
 
-# trainable parameters of the original TRM README models (TRM-SPEC §9), with their datasets' V and S
+# trainable parameters of the original TRM README models, with their datasets' V and S
 PARAMS = {"trm_sudoku_mlp": (11, 81, 5_028_866), "trm_sudoku_att": (11, 81, 6_828_034),
           "trm_maze": (6, 900, 6_822_914), "trm_arc1": (12, 900, 6_829_058), "trm_arc2": (12, 900, 6_829_058)}
 
@@ -66,7 +66,7 @@ def test_presets_have_the_readme_hyperparameters():
     ["arch.puzzle_emb_ndim=0", "arch.puzzle_emb_len=none"], ["arch.act_continue_loss=true"],
     ["arch.loss.loss_type=softmax_cross_entropy"], ["arch.mlp_t=true", "arch.forward_dtype=bfloat16"]])
 def test_every_configuration_trains_a_step(over):
-    """Including what crashes the original: the continue target (T10), softmax (T11), no puzzle
+    """Including what crashes the original: the continue target (docs/pitfalls.md T10), softmax (T11), no puzzle
     embedding with puzzle slots (T6: the slots stay zero)."""
     cfg = C.load("trm_debug", over).arch
     m = build(cfg, DIMS).train()
@@ -83,11 +83,11 @@ def test_every_configuration_trains_a_step(over):
 
 
 def test_slot_count_follows_puzzle_emb_len():
-    assert C.load("trm_sudoku_mlp").arch.P == 16  # TRM's default (pitfall T4)
+    assert C.load("trm_sudoku_mlp").arch.P == 16  # TRM's default (docs/pitfalls.md T4)
     assert C.load("trm_debug", ["arch.puzzle_emb_len=0", "arch.puzzle_emb_ndim=100"]).arch.P == 2  # HRM's rule
     assert C.load("debug").arch.P == 1
     with pytest.raises(C.ConfigError, match="arch.puzzle_emb_len: 1 slots of 64 cannot hold a 100-wide"):
-        C.load("trm_debug", ["arch.puzzle_emb_ndim=100"])  # the original crashes in a reshape (T5)
+        C.load("trm_debug", ["arch.puzzle_emb_ndim=100"])  # the original crashes in a reshape (docs/pitfalls.md T5)
     with pytest.raises(C.ConfigError, match="arch.mlp_t: is a TRM block"):
         C.load("debug", ["arch.mlp_t=true"])
 

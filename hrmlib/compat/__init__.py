@@ -28,7 +28,8 @@ class CompatError(UserError, ValueError):
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
-_LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}  # TRM has no H_level (T1)
+# TRM has no H_level (docs/pitfalls.md T1)
+_LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}
 _PARTS = {"self_attn.qkv_proj.": "attn.qkv.", "self_attn.o_proj.": "attn.o.",
           "mlp_t.gate_up_proj.": "mlp_t.gate_up.", "mlp_t.down_proj.": "mlp_t.down.",
           "mlp.gate_up_proj.": "mlp.gate_up.", "mlp.down_proj.": "mlp.down."}
@@ -89,7 +90,8 @@ def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     kw = {k: v for k, v in cfg.items() if k in fields and k not in ("loss", "name")}
     kw["name"] = family
     if family == "trm":
-        # The original TRM treats any unknown position string as "none" (pitfall T12): so was it trained.
+        # The original TRM treats any unknown position string as "none", so that is how such a model
+        # was trained (docs/pitfalls.md T12).
         if kw.get("pos_encodings") not in ("rope", "learned"):
             kw["pos_encodings"] = "none"
         kw["act_continue_loss"] = not cfg.get("no_ACT_continue", True)

@@ -1,4 +1,4 @@
-"""The original HRM on-disk dataset format (HRM-SPEC §6.1): an atomic writer and a validating reader.
+"""The original HRM on-disk dataset format: an atomic writer and a validating reader.
 
     <out>/identifiers.json                 index -> puzzle name, index 0 = "<blank>"
     <out>/{train,test}/dataset.json        Metadata
@@ -7,9 +7,9 @@
 inputs/labels are [E, S] token ids, one row per example; puzzle_indices [P+1] and group_indices
 [G+1] are CSR offsets (puzzle p owns examples pi[p]:pi[p+1], group g owns puzzles gi[g]:gi[g+1]).
 Token arrays are written as uint8 for every task. The original writes augmented sudoku-train as
-int64 (its digit map is int64 and concatenation promotes, P13); the reader accepts any integer
-dtype, so datasets built by the original scripts load here, and ours load in the original (its
-loader casts to int32 anyway).
+int64 (its digit map is int64 and concatenation promotes: docs/pitfalls.md P13); the reader accepts
+any integer dtype, so datasets built by the original scripts load here, and ours load in the
+original (its loader casts to int32 anyway).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What HRM and TRM share: input encoding, output and Q heads, fixed initial states, and the ACT
-wrapper (adaptive computation time, HRM-SPEC §1.4–1.5, TRM-SPEC §3–4).
+wrapper (adaptive computation time).
 
 Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hidden, V vocab.
 
@@ -70,7 +70,7 @@ class Reasoner(nn.Module):
 
 
 class ACT(nn.Module):
-    family = ""  # "hrm" | "trm": what compat and inspect read to name keys and states
+    family = ""  # "hrm" | "trm": what compat and look.trace read to name keys and states
 
     def __init__(self, cfg: ArchConfig, vocab_size: int, seq_len: int, num_puzzle_identifiers: int,
                  dtype: torch.dtype | None = None):
@@ -163,7 +163,7 @@ class ACT(nn.Module):
 
     def initial_carry(self, batch: dict) -> Carry:
         """All rows start halted, so the first call loads the batch and resets to H_init/L_init.
-        Zeros rather than the original's torch.empty (P11): no garbage ever enters a computation."""
+        Zeros rather than the original's torch.empty (docs/pitfalls.md P11): no garbage ever enters a computation."""
         B, dev = batch["inputs"].shape[0], batch["inputs"].device
         z = torch.zeros(B, self.P + self.S, self.cfg.hidden_size, dtype=self.dtype, device=dev)
         return Carry(z, z.clone(), z.new_zeros(B, dtype=torch.int32), z.new_ones(B, dtype=torch.bool),
@@ -182,7 +182,7 @@ class ACT(nn.Module):
         z_L = torch.where(reset.view(-1, 1, 1), self.L_init, carry.z_L)
         steps = torch.where(reset, 0, carry.steps)
         # A halted slot takes the new batch's row at the same index; a running slot keeps its
-        # puzzle and the new row is dropped (HRM-SPEC §5.2, P5).
+        # puzzle and the new row is dropped (docs/pitfalls.md P5).
         data = {k: torch.where(reset.view(-1, *[1] * (v.ndim - 1)), batch[k], v) for k, v in carry.data.items()}
 
         z_H, z_L, logits, q_halt, q_cont = self.inner(z_H, z_L, data)
@@ -206,7 +206,7 @@ class ACT(nn.Module):
                 if self.cfg.continue_loss:
                     # Bootstrap target from a second, gradient-free pass on the new state
                     # (PQN-style: no replay buffer, no target network). The original TRM crashes
-                    # here (pitfall T10); this is HRM's target, for either family.
+                    # here (docs/pitfalls.md T10); this is HRM's target, for either family.
                     *_, nq_halt, nq_cont = self.inner(z_H, z_L, data)
                     out["target_q_continue"] = torch.sigmoid(
                         torch.where(is_last, nq_halt, torch.maximum(nq_halt, nq_cont)))

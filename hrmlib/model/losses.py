@@ -1,4 +1,4 @@
-"""Stablemax / softmax cross-entropy and the ACT loss with the original's metrics (HRM-SPEC §2)."""
+"""Stablemax / softmax cross-entropy and the ACT loss with the original's metrics."""
 from __future__ import annotations
 
 import torch
@@ -39,12 +39,12 @@ def act_loss(out: dict, carry, loss_type: str = "stablemax_cross_entropy", mask_
 
     Returns (terms, metrics). terms: lm, q_halt, q_continue, total = lm + 0.5·(q_halt + q_continue),
     sums over the batch (the trainer divides by the global batch size); lm is each row's mean over its
-    labelled tokens (P7: small grids weigh more per token; kept for fidelity). metrics: the original's
-    sums — count, accuracy, exact_accuracy, q_halt_accuracy (q_halt ≥ 0, though training halts on
-    q_halt > q_continue: P3), steps, lm_loss, q_halt_loss[, q_continue_loss] — over rows that halted
-    in this call and have at least one label. mask_padding_rows (default) leaves rows without labels
-    (batch padding) out of the Q losses; False scores them as "correct" in the q-halt BCE, as the
-    original does (P1).
+    labelled tokens (small grids weigh more per token; kept for fidelity: P7 in docs/pitfalls.md).
+    metrics: the original's sums — count, accuracy, exact_accuracy, q_halt_accuracy (q_halt ≥ 0, though
+    training halts on q_halt > q_continue: P3), steps, lm_loss, q_halt_loss[, q_continue_loss] — over
+    rows that halted in this call and have at least one label. mask_padding_rows (default) leaves rows
+    without labels (batch padding) out of the Q losses; False scores them as "correct" in the q-halt
+    BCE, as the original does (P1).
     """
     labels = carry.data["labels"]
     logits, q_halt, q_cont = out["logits"], out["q_halt_logits"], out["q_continue_logits"]

@@ -1,9 +1,9 @@
-"""Sparse puzzle embedding (HRM-SPEC §3): a table kept as a *buffer*, trained by sign-SGD.
+"""Sparse puzzle embedding: a table kept as a *buffer*, trained by sign-SGD.
 
 The table is not a Parameter, so Adam, the gradient all-reduce and the parameter count never see
 it. In training, the rows a batch uses are copied into a leaf tensor `local` that collects the
 gradient; `hrmlib.train.optim.SignSGD` turns (`local.grad`, `local_ids`) into a lazy row update.
-Unlike the original, `local` is created per call, so any batch size works (P30).
+Unlike the original, `local` is created per call, so any batch size works (docs/pitfalls.md P30).
 """
 from __future__ import annotations
 

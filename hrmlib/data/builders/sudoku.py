@@ -1,14 +1,14 @@
-"""Sudoku-Extreme builder (HRM-SPEC §6.3): V=11, S=81; 0 = PAD, 1 = blank, 2..10 = digits 1..9.
+"""Sudoku-Extreme builder: V=11, S=81; 0 = PAD, 1 = blank, 2..10 = digits 1..9.
 
     python -m hrmlib.data sudoku --output-dir data/sudoku-demo --source generate --num-aug 8
     python -m hrmlib.data sudoku --output-dir data/sudoku-extreme-1k-aug-1000 \
         --source hf:sapientinc/sudoku-extreme --subsample-size 1000 --num-aug 1000
 
 Each training puzzle is a group of 1 + num_aug puzzles of one example each (the original first);
-the test split is never subsampled or augmented. Unlike the original (P13) everything is seeded:
-by default one numpy Generator(seed) draws the subsample and all augmentations at once
-(vectorised, no Python loop per puzzle). `legacy_rng=True` instead replays the original's draw
-order on np.random.RandomState(seed), which reproduces the original builder run after
+the test split is never subsampled or augmented. Unlike the original (docs/pitfalls.md P13)
+everything is seeded: by default one numpy Generator(seed) draws the subsample and all augmentations
+at once (vectorised, no Python loop per puzzle). `legacy_rng=True` instead replays the original's
+draw order on np.random.RandomState(seed), which reproduces the original builder run after
 `np.random.seed(seed)` bit for bit (tests/fixtures/dataset-format/README.md).
 """
 from __future__ import annotations
