@@ -7,9 +7,10 @@
 
 A train step is the trainer's own (`hrmlib.train.step.train_step` on a `TrainState` built as the
 trainer builds it): one ACT segment (forward with the bootstrap pass) on a global batch, the loss,
-backward, both optimizer steps, and the diagnostics unless diagnostics=false. Eval is all halt_max_steps segments of a batch;
-eval_q streams `stream` batches' worth of puzzles through the batch's slots with eval_halting=q (a
-row stops when Q halts it and its slot takes the next puzzle; random weights rarely halt early).
+backward, both optimizer steps, and the diagnostics unless diagnostics=false. Eval is all
+halt_max_steps segments of a batch; eval_q streams `stream` batches' worth of puzzles through the
+batch's slots with eval_halting=q (a row stops when Q halts it and its slot takes the next puzzle;
+random weights rarely halt early).
 matmul times one square matmul (8192 on CUDA, 1024 on CPU) at the forward dtype: the ceiling
 that the other rows' TFLOP/s are read against.
 Warm-up steps are excluded, devices are synchronised, the median of `repeats` is reported, and
@@ -22,7 +23,6 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -145,7 +145,12 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
     S_all = S + model.P
     out_rows, profiles = [], []
     for mode in opts.modes.split(","):
-        state = {}
+        state, mm, mm_out = {}, None, None
+        n_q = B * opts.stream
+        n_mm = 8192 if dev.type == "cuda" else 1024
+        if mode == "matmul":
+            mm = [torch.randn(n_mm, n_mm, generator=torch.Generator().manual_seed(0)).to(dev, dtype) for _ in range(2)]
+            mm_out = torch.empty_like(mm[0])
 
         def train():  # the trainer's step, diagnostics included unless diagnostics=false
             train_step(s, batch)
@@ -155,20 +160,16 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
                 for _ in model.rollout(on_dev, call=fwd):
                     pass
 
-        def eval_q():  # every slot refilled from the same random batch: which puzzle is irrelevant here
+        # every slot refilled from the same random batch: which puzzle is irrelevant here
+        def eval_q(state=state, n_q=n_q):
             model.eval()
             with torch.inference_mode():
                 segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: on_dev, n_q, B)]
             state["segs"], state["calls"] = sum(segs), len(segs)
 
-        def matmul():
+        def matmul(mm=mm, mm_out=mm_out):
             torch.mm(*mm, out=mm_out)
 
-        n_q = B * opts.stream
-        n_mm = 8192 if dev.type == "cuda" else 1024
-        if mode == "matmul":
-            mm = [torch.randn(n_mm, n_mm, generator=torch.Generator().manual_seed(0)).to(dev, dtype) for _ in range(2)]
-            mm_out = torch.empty_like(mm[0])
         fn = {"train": train, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)

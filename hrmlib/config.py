@@ -136,9 +136,11 @@ class Config:
     resume: Optional[str] = _role("action", None)  # a run directory: continue from its last checkpoint
     # with resume=: apply overrides that change what is trained (lr, arch, data, …); recorded in config.json
     resume_changes: bool = _role("action", False)
-    overwrite: bool = _role("action", False)  # start over in a run_dir that holds a run (its trainer files are removed first)
+    # start over in a run_dir that holds a run (its trainer files are removed first)
+    overwrite: bool = _role("action", False)
     init_from: Optional[str] = None  # weights only: an hrmlib checkpoint/run or an original HRM checkpoint
-    max_steps: Optional[int] = _role("schedule", None)  # stop after this many optimizer steps in all (cuts any run short)
+    # stop after this many optimizer steps in all (cuts any run short)
+    max_steps: Optional[int] = _role("schedule", None)
     checkpoint_every: int = _role("runtime", 0)  # also checkpoint every N steps (0: at evaluations and at the end)
     keep_last: int = _role("runtime", 2)  # checkpoints kept besides the best one
     early_stop_patience: int = _role("schedule", 0)  # stop after N evaluations without a better exact_accuracy (0: off)
@@ -173,7 +175,8 @@ _POS, _UNIT, _HALF = (lambda v: v > 0, "> 0"), (lambda v: 0 <= v <= 1, "in [0, 1
 _ARCH_RANGES = {"H_cycles": _ONE, "L_cycles": _ONE, "L_layers": _ONE, "hidden_size": _ONE, "num_heads": _ONE,
                 "halt_max_steps": _ONE, "expansion": _POS, "rms_norm_eps": _POS, "rope_theta": _POS,
                 "halt_exploration_prob": _UNIT, "puzzle_emb_ndim": _NONNEG, "puzzle_emb_len": _NONNEG}
-_RANGES = {"seed": (lambda v: 0 <= v < 2**63, "in [0, 2**63)"), "global_batch_size": _ONE, "epochs": _ONE, "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
+_RANGES = {"seed": (lambda v: 0 <= v < 2**63, "in [0, 2**63)"), "global_batch_size": _ONE, "epochs": _ONE,
+           "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
            "lr_warmup_steps": _NONNEG, "beta1": _HALF, "beta2": _HALF, "weight_decay": _NONNEG,
            "puzzle_emb_weight_decay": _NONNEG, "puzzle_emb_lr": _NONNEG, "ema_rate": _HALF, "max_steps": _ONE,
            "checkpoint_every": _NONNEG, "keep_last": _ONE, "early_stop_patience": _NONNEG, "log_every": _ONE}

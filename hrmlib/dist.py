@@ -32,7 +32,8 @@ class Dist:
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name != "auto":
         dev = torch.device(name)
-        if (dev.type == "cuda" and not torch.cuda.is_available()) or (dev.type == "mps" and not torch.backends.mps.is_available()):
+        if ((dev.type == "cuda" and not torch.cuda.is_available())
+                or (dev.type == "mps" and not torch.backends.mps.is_available())):
             raise ConfigError(f"device={name}: torch sees no such device on this machine; use device=cpu or auto")
         # a bare "cuda" means this local rank's GPU, as auto does: torch.cuda.set_device needs an
         # index, and without one every torchrun worker would share GPU 0

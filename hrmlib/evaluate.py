@@ -28,7 +28,8 @@ from .paths import resolve, runs_dir, writable
 from .train.evaluation import evaluate
 
 USAGE = ("usage: python -m hrmlib.evaluate checkpoint=RUN_OR_STEP_DIR [key=value …]\n"
-         "       python -m hrmlib.evaluate checkpoint=ORIGINAL_FILE [config=all_config.yaml] [data_path=DIR] [key=value …]")
+         "       python -m hrmlib.evaluate checkpoint=ORIGINAL_FILE [config=all_config.yaml] [data_path=DIR] "
+         "[key=value …]")
 
 
 def opened(source, kv: dict, device) -> runs.Opened:
@@ -50,7 +51,8 @@ def out_dir(m: runs.Opened) -> Path:
     """The trainer's evaluation folder (or a variant's beside it); for an original file a new run."""
     if m.run is not None:
         return runs.eval_dir(m.checkpoint, m.config, m.trained)
-    return runs_dir() / runs.new_run_id(re.sub(r"[^\w.-]+", "-", f"eval-{m.checkpoint.parent.name}-{m.checkpoint.name}"))
+    name = f"eval-{m.checkpoint.parent.name}-{m.checkpoint.name}"
+    return runs_dir() / runs.new_run_id(re.sub(r"[^\w.-]+", "-", name))
 
 
 def every_checkpoint(source, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
@@ -86,7 +88,8 @@ def every_checkpoint(source, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
         curve = run / "eval" / (f"checkpoints-{variant}.jsonl" if variant else "checkpoints.jsonl")
         runs.write_jsonl(curve, rows)
         best = runs.best(rows)
-        print(f"best: step {best['step']}, exact_accuracy {best['exact_accuracy']:.4f} ({len(rows)} checkpoints; {curve})")
+        print(f"best: step {best['step']}, exact_accuracy {best['exact_accuracy']:.4f} "
+              f"({len(rows)} checkpoints; {curve})")
     return rows
 
 

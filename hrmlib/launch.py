@@ -63,7 +63,8 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
     # workers inherit our stdout; only rank 0 prints (besides errors), so lines do not interleave
     cmd = [str(exe) if exe.exists() else "torchrun", f"--nproc-per-node={nproc}",
            *(rdzv if nnodes > 1 else ["--standalone"]), "-m", "hrmlib.train",
-           *([] if p.resuming else [preset]), *[o for o in overrides if not o.startswith("run_dir=")], f"run_dir={p.run}"]
+           *([] if p.resuming else [preset]), *[o for o in overrides if not o.startswith("run_dir=")],
+           f"run_dir={p.run}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HRM_WORKBENCH_HOME": str(home())}
     if threads or "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // nproc))

@@ -70,7 +70,8 @@ class Report:
             print(f"{'ok  ' if good else 'FAIL'} {k:<{w}} {calls:>4}  max_abs {a:.3e}  max_rel {rel:.3e}  ({kind})")
         for note in self.notes:
             print(f"info {note}")
-        print(f"parity: {'PASS' if ok else 'FAIL'} ({sum(not r[2] for r in self.rows.values())} of {len(self.rows)} quantities off)")
+        off = sum(not r[2] for r in self.rows.values())
+        print(f"parity: {'PASS' if ok else 'FAIL'} ({off} of {len(self.rows)} quantities off)")
         return ok
 
 
@@ -173,7 +174,7 @@ def check_train(d: Path, cfg: dict, rep: Report):
                 rep.check(f"{tag} grads", params[to_key(name)].grad, gref, GRAD)
             rep.check(f"{tag} grads present", torch.tensor(sum(p.grad is not None for p in m.parameters())),
                       torch.tensor(len(r["grads"])))
-            for name, gref in r.get("buffer_grads", {}).items():
+            for gref in r.get("buffer_grads", {}).values():
                 rep.check(f"{tag} puzzle_emb local grad", m.puzzle_emb.local.grad, gref, GRAD)
             if "puzzle_emb_local_ids" in r:
                 rep.check(f"{tag} puzzle_emb local ids", m.puzzle_emb.local_ids, r["puzzle_emb_local_ids"])
@@ -211,7 +212,8 @@ def check_ema(d: Path, meta: dict, rep: Report):
             ema.update()
             shadow = dict(zip(ema.names, ema.shadow))
             for name in ref["param_names"]:
-                rep.check("ema nudged params (the protocol replayed)", params[ours[name]], ref["params_after_update"][k][name])
+                rep.check("ema nudged params (the protocol replayed)", params[ours[name]],
+                          ref["params_after_update"][k][name])
                 rep.check("ema shadow after each update", shadow[ours[name]], ref["shadow_after_update"][k][name])
     sd = ema.state_dict(m)  # what a checkpoint stores: averaged parameters, live buffers
     for name, v in ref["ema_copy_state_dict"].items():

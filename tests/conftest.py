@@ -14,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
+# nbstripout's options for our notebooks (as the Makefile's NB_EXTRA)
+NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 # metrics.jsonl columns that differ between identical runs by nature: timing, the process's peak memory
 STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s", "peak_mem_gb")
 
@@ -35,11 +37,11 @@ def shared(rel: str) -> Path:
     return p
 
 
-def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False) -> subprocess.CompletedProcess:
-    """Run `python *args` with this interpreter, capturing text output."""
+def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False, **kw) -> subprocess.CompletedProcess:
+    """Run `python *args` with this interpreter, capturing text output (`kw`: more subprocess.run options)."""
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     r = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=e, text=True,
-                       capture_output=True, timeout=timeout)
+                       capture_output=True, timeout=timeout, **kw)
     if check and r.returncode != 0:
         raise AssertionError(f"exit {r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}")
     return r
@@ -57,10 +59,11 @@ def start(*args, env=None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def rows(run, split="train") -> list[dict]:
-    """A run's metrics.jsonl rows of one split, without the columns that vary between identical runs."""
+def rows(run, split="train", all_columns=False) -> list[dict]:
+    """A run's metrics.jsonl rows of one split, without the columns that vary between identical runs
+    (STEADY) unless `all_columns`."""
     out = [json.loads(ln) for ln in (Path(run) / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in STEADY} for r in out if r["split"] == split]
+    return [{k: v for k, v in r.items() if all_columns or k not in STEADY} for r in out if r["split"] == split]
 
 
 def one_line_error(r, *needles, code=2):
@@ -129,8 +132,7 @@ def trm_run(tmp_path_factory):
     """A trm_debug run (EMA on), trained once per session on the debug data."""
     from hrmlib.data import ensure_data
     run = tmp_path_factory.mktemp("trm") / "run"
-    run_py("-m", "hrmlib.train", "trm_debug", f"data_path={ensure_data('trm_debug')}", f"run_dir={run}",
-           "max_steps=60", check=True)
+    train(ensure_data("trm_debug"), f"run_dir={run}", "max_steps=60", preset="trm_debug", check=True)
     return run
 
 
@@ -145,6 +147,6 @@ def demo_run(tmp_path_factory):
         from hrmlib.look import trace
         return trace.resolve_run(os.environ["HRM_DEMO_RUN"])
     run = tmp_path_factory.mktemp("demo") / "run"
-    run_py("-m", "hrmlib.train", "demo", f"data_path={ensure_data('demo')}", f"run_dir={run}", "max_steps=400",
-           check=True, env={"OMP_NUM_THREADS": "2"})
+    train(ensure_data("demo"), f"run_dir={run}", "max_steps=400", preset="demo", check=True,
+          env={"OMP_NUM_THREADS": "2"})
     return run

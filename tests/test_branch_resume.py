@@ -7,12 +7,11 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ROOT, digest, one_line_error, rows, run_py, start, train
+from conftest import digest, one_line_error, rows, run_py, start, train
 from hrmlib import runs
 from hrmlib.data import build
 
@@ -91,12 +90,9 @@ def test_a_dataset_changed_under_a_run_is_refused_or_recorded(tmp_path):
 
 def test_another_process_count_is_refused_or_resharded(sudoku, tmp_path):
     R = tmp_path / "R"
-    torchrun = [str((ROOT / ".venv" / "bin" / "torchrun")) if (ROOT / ".venv" / "bin" / "torchrun").exists()
-                else "torchrun", "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([*torchrun, "debug", f"data_path={sudoku}", f"run_dir={R}", "max_steps=4",
-                        "checkpoint_every=2"], cwd=ROOT, env=env, text=True, capture_output=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # torchrun is python -m torch.distributed.run
+    run_py("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", "debug",
+           f"data_path={sudoku}", f"run_dir={R}", "max_steps=4", "checkpoint_every=2", check=True)
     before = digest(R)
     one_line_error(resume(f"resume={R}", "max_steps=6"), "written by 2 process(es), this is 1",
                    "--nproc-per-node 2", "resume_changes=true")
@@ -125,12 +121,10 @@ def _limited(kb: int):
 
 
 def test_a_full_disk_names_the_file_and_what_is_safe(sudoku, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     tiny = ["arch.hidden_size=8", "arch.num_heads=2", "global_batch_size=4"]
 
     def cmd(*args, kb):
-        return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT, env=env, text=True,
-                              capture_output=True, timeout=600, preexec_fn=_limited(kb))
+        return run_py("-m", *args, preexec_fn=_limited(kb))
     # a checkpoint: the debug model's is about 2 MB, over a 256 KB limit
     R = tmp_path / "R"
     one_line_error(cmd("hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={R}", "max_steps=2", kb=256),

@@ -43,8 +43,9 @@ def model_for(q: str, seed=0):
     return m.eval()
 
 
-def run(m, data, tmp_path, halting, gbs=4, d=dist.Dist()):
+def run(m, data, tmp_path, halting, gbs=4, d=None):
     path, split = data
+    d = d or dist.Dist()  # one process unless given
     cfg = C.load("debug", [f"data_path={path}", f"global_batch_size={gbs}", f"eval_halting={halting}"])
     out = tmp_path / f"{halting}-{gbs}"
     return E.evaluate(m, split, cfg, d, out), load_preds(out)

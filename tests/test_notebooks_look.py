@@ -2,16 +2,13 @@
 first, typed and commented; one import cell; no def/class), stored stripped, and executed by
 papermill at their default parameters (the default run: demo if present, else the debug run)."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import NB_EXTRA, ROOT, run_py
 from hrmlib.look import trace
 
 NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
-NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 
 
 @pytest.mark.parametrize("name", NBS + ["06_compare_runs.ipynb"])
@@ -28,7 +25,7 @@ def test_notebook_shape_and_stripped(name):
     for c in code:
         src = "".join(c["source"])
         assert "def " not in src and "class " not in src and len(src.splitlines()) <= 15
-    r = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *NB_EXTRA, str(path)])
+    r = run_py("-m", "nbstripout", "--verify", *NB_EXTRA, path)
     assert r.returncode == 0, f"{name} is not stored stripped"
 
 

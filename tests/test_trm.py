@@ -17,7 +17,7 @@ from hrmlib.train.ema import EMA
 from hrmlib.model.losses import act_loss
 from hrmlib.model import HRM, build
 from hrmlib.model.trm import TRM
-from conftest import FIXTURES, run_py
+from conftest import FIXTURES, random_batch, run_py
 
 FX = FIXTURES / "trm-reference"
 DIMS = {"vocab_size": 6, "seq_len": 9, "num_puzzle_identifiers": 2}
@@ -25,13 +25,6 @@ DIMS = {"vocab_size": 6, "seq_len": 9, "num_puzzle_identifiers": 2}
 # trainable parameters of the original TRM README models, with their datasets' V and S
 PARAMS = {"trm_sudoku_mlp": (11, 81, 5_028_866), "trm_sudoku_att": (11, 81, 6_828_034),
           "trm_maze": (6, 900, 6_822_914), "trm_arc1": (12, 900, 6_829_058), "trm_arc2": (12, 900, 6_829_058)}
-
-
-def _batch(B=3, S=9, V=6, N=2):
-    g = torch.Generator().manual_seed(0)
-    return {"inputs": torch.randint(0, V, (B, S), generator=g, dtype=torch.int32),
-            "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32),
-            "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32)}
 
 
 @pytest.mark.parametrize("preset", PARAMS)
@@ -72,7 +65,7 @@ def test_every_configuration_trains_a_step(over):
     m = build(cfg, DIMS).train()
     with torch.no_grad():  # at init Q is (-5, -5) everywhere, so the bootstrap target equals q_continue
         m.q_head.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
-    b = _batch()
+    b = random_batch()
     carry, out = m(m.initial_carry(b), b)
     assert out["logits"].shape == (3, 9, 6) and carry.z_H.shape == (3, cfg.P + 9, cfg.hidden_size)
     terms, _ = act_loss(out, carry, cfg.loss.loss_type)
@@ -100,7 +93,7 @@ def test_gradient_covers_the_whole_last_recursion(preset, grads):
     m = build(cfg, DIMS).train()
     seen = []
     m.trace = lambda level, i, j, z: seen.append((level, z.requires_grad))
-    b = _batch()
+    b = random_batch()
     m(m.initial_carry(b), b, explore=(torch.ones(3), torch.full((3,), 2, dtype=torch.int32)))
     first = seen[:len(grads)]  # the bootstrap pass (HRM) follows, all without gradient
     assert [lv for lv, _ in first] == ["L", "L", "H"] * (len(grads) // 3)

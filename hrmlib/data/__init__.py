@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..paths import home, resolve
-from .format import (DataError, Metadata, Split, Summary, fingerprint, load_split, read_identifiers, read_metadata, task_of, validate,
-                     write_dataset)
+from .format import (DataError, Metadata, Split, Summary, fingerprint, load_split, read_identifiers, read_metadata,
+                     task_of, validate, write_dataset)
 
 # Datasets the workbench can build by itself, offline, for the presets that train on them.
 RECIPES = {
@@ -83,6 +83,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DataError", "Metadata", "Split", "Summary", "check_build", "fingerprint", "load_split", "read_identifiers", "read_metadata", "task_of",
-           "validate", "write_dataset",
+__all__ = ["DataError", "Metadata", "Split", "Summary", "check_build", "fingerprint", "load_split", "read_identifiers",
+           "read_metadata", "task_of", "validate", "write_dataset",
            "build", "ensure_data", "RECIPES", *_SAMPLER]

@@ -46,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--gen-count", type=int, default=1000, help="generate: training puzzles")
     s.add_argument("--gen-test-count", type=int, default=200, help="generate: test puzzles")
     s.add_argument("--gen-clues", default="26",
-                   help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B (each puzzle draws one)")
+                   help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B "
+                        "(each puzzle draws one)")
 
     m = sub.add_parser("maze", parents=[out], help="Maze 30x30 hard (V=6, S=n*n)")
     m.add_argument("--source", default=maze.DEFAULT_SOURCE, help="hf:REPO | csv:DIR | generate")

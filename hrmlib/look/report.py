@@ -49,8 +49,10 @@ def headline(res: dict):
             ("ACT steps per example", res.get("act_steps")), ("q-halt accuracy", res.get("q_halt_accuracy")),
             ("test examples", res.get("count"))]
     rows += [(k, v) for k, v in res.items() if k.startswith("pass@")]
-    body = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in rows if v is not None)
-    return Markdown(f"**exact accuracy {res.get('exact_accuracy', float('nan')):.2%}**\n\n| metric | value |\n|---|---|\n{body}")
+    body = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                     for k, v in rows if v is not None)
+    head = f"**exact accuracy {res.get('exact_accuracy', float('nan')):.2%}**"
+    return Markdown(f"{head}\n\n| metric | value |\n|---|---|\n{body}")
 
 
 def votes(m: Loaded, res: dict):

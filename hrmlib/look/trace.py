@@ -130,7 +130,8 @@ class Trace:
         d = self.difficulty
         if len(np.unique(d)) <= n:
             return [(f"{v} cells to fill", d == v) for v in np.unique(d)]
-        names = ["easiest third", "middle third", "hardest third"] if n == 3 else [f"group {i + 1} of {n}" for i in range(n)]
+        names = (["easiest third", "middle third", "hardest third"] if n == 3
+                 else [f"group {i + 1} of {n}" for i in range(n)])
         parts = np.array_split(np.argsort(d, kind="stable"), n)
         return [(f"{name} ({d[i].min()}–{d[i].max()} to fill)", np.isin(np.arange(self.batch), i))
                 for name, i in zip(names, parts)]

@@ -18,7 +18,8 @@ from .trm import TRM
 
 FAMILIES = {"hrm": HRM, "trm": TRM}
 DIMS = ("vocab_size", "seq_len", "num_puzzle_identifiers")  # what a model needs to know of its dataset
-__all__ = ["ACT", "Carry", "DIMS", "DTYPES", "FAMILIES", "HRM", "TRM", "build", "dims", "explore_draws", "forward_dtype"]
+__all__ = ["ACT", "Carry", "DIMS", "DTYPES", "FAMILIES", "HRM", "TRM", "build", "dims", "explore_draws",
+           "forward_dtype"]
 
 
 def dims(meta) -> dict:

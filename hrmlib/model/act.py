@@ -83,7 +83,8 @@ class ACT(nn.Module):
         self.lm_head = Linear(D, vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # row 0: halt, row 1: continue
         self.puzzle_emb = PuzzleEmbedding(num_puzzle_identifiers, cfg.emb_ndim, self.dtype) if cfg.emb_ndim else None
-        self.rope = Rotary(D // cfg.num_heads, self.P + seq_len, cfg.rope_theta) if cfg.pos_encodings == "rope" else None
+        self.rope = (Rotary(D // cfg.num_heads, self.P + seq_len, cfg.rope_theta) if cfg.pos_encodings == "rope"
+                     else None)
         self.pos = (Embedding(self.P + seq_len, D, init_std=1.0 / math.sqrt(D), dtype=self.dtype)
                     if cfg.pos_encodings == "learned" else None)
         self.build_nets(cfg, self.P + seq_len)

@@ -64,7 +64,8 @@ def act_loss(out: dict, carry, loss_type: str = "stablemax_cross_entropy", mask_
         }
     row_w = (n > 0).to(q_halt.dtype) if mask_padding_rows else torch.ones_like(q_halt)
     lm = (LOSSES[loss_type](logits, labels) / div).sum()
-    q_halt_l = (F.binary_cross_entropy_with_logits(q_halt, seq_correct.to(q_halt.dtype), reduction="none") * row_w).sum()
+    q_halt_l = (F.binary_cross_entropy_with_logits(q_halt, seq_correct.to(q_halt.dtype), reduction="none")
+                * row_w).sum()
     terms = {"lm": lm, "q_halt": q_halt_l}
     if "target_q_continue" in out:
         terms["q_continue"] = (F.binary_cross_entropy_with_logits(

@@ -16,7 +16,8 @@ from .files import (Lock, Metrics, RunError, atomic_write, check_sinks, env_info
 from .source import Opened, kind_of, load_checked, open, weights
 
 __all__ = ["IdentifierMismatch", "Lock", "Metrics", "Opened", "RunError", "atomic_write", "best", "branch",
-           "check_identifiers", "check_sinks", "checkpoint_evals", "checkpoints", "env_info", "eval_dir", "eval_variant",
-           "evaluated", "find_checkpoint", "finite", "kind_of", "load_checked", "load_file", "load_latest", "load_preds",
-           "markdown", "new_run_id", "open", "prepare", "read_json", "read_jsonl", "save_checkpoint", "save_preds",
-           "seed_groups", "set_aside_after", "summary", "table", "usable", "weights", "write_jsonl"]
+           "check_identifiers", "check_sinks", "checkpoint_evals", "checkpoints", "env_info", "eval_dir",
+           "eval_variant", "evaluated", "find_checkpoint", "finite", "kind_of", "load_checked", "load_file",
+           "load_latest", "load_preds", "markdown", "new_run_id", "open", "prepare", "read_json", "read_jsonl",
+           "save_checkpoint", "save_preds", "seed_groups", "set_aside_after", "summary", "table", "usable", "weights",
+           "write_jsonl"]

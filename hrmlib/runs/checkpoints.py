@@ -59,15 +59,18 @@ class IdentifierMismatch(RunError):
 
 def check_identifiers(ckpt_ids: list[str], data_ids: list[str], where):
     if ckpt_ids != data_ids:
-        diff_at = next((i for i, (a, b) in enumerate(zip(ckpt_ids, data_ids)) if a != b), min(len(ckpt_ids), len(data_ids)))
-        raise IdentifierMismatch(f"{where} was trained on a dataset with other puzzle identifiers ({len(ckpt_ids)} vs "
-                                 f"{len(data_ids)}; first difference at index {diff_at}); its puzzle embeddings would be "
-                                 f"meaningless here — use the dataset it was trained on (its identifiers.json)")
+        diff_at = next((i for i, (a, b) in enumerate(zip(ckpt_ids, data_ids)) if a != b),
+                       min(len(ckpt_ids), len(data_ids)))
+        raise IdentifierMismatch(f"{where} was trained on a dataset with other puzzle identifiers ({len(ckpt_ids)} "
+                                 f"vs {len(data_ids)}; first difference at index {diff_at}); its puzzle embeddings "
+                                 f"would be meaningless here — use the dataset it was trained on (its "
+                                 f"identifiers.json)")
 
 
 def checkpoints(run: Path) -> list[Path]:
     """Complete checkpoints of a run, oldest first."""
-    found = [p for p in (Path(run) / "checkpoints").glob("step_*") if p.name[5:].isdigit() and (p / "state.pt").exists()]
+    found = [p for p in (Path(run) / "checkpoints").glob("step_*")
+             if p.name[5:].isdigit() and (p / "state.pt").exists()]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 

@@ -79,8 +79,9 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None, varia
     with torch.inference_mode():
         if cfg.eval_halting == "max":
             for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
-                for carry, out in model.rollout(to_torch(batch, d.device)):
-                    pass  # every row runs all segments: the last one's outputs are the answer
+                # every row runs all segments: the last one's carry and outputs are the answer
+                for carry, out in model.rollout(to_torch(batch, d.device)):  # noqa: B007 (used after the loop)
+                    pass
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
                 segs += model.cfg.halt_max_steps * n

@@ -174,8 +174,9 @@ def good_checkpoints(run: Path, prog) -> str:
         return "There is no checkpoint yet: start again with a lower lr (or arch.forward_dtype=float32)."
     best = run / "checkpoints" / f"step_{prog.best_step}"
     also = f"; the best evaluated one: {best}" if prog.best_step and best.exists() and best != found[-1] else ""
-    return (f"Last good checkpoint: {found[-1]}{also}. Resume from one with a lower lr (or arch.forward_dtype=float32): "
-            f"python -m hrmlib.train resume={best if also else found[-1]} resume_changes=true lr=…")
+    return (f"Last good checkpoint: {found[-1]}{also}. Resume from one with a lower lr "
+            f"(or arch.forward_dtype=float32): python -m hrmlib.train resume={best if also else found[-1]} "
+            f"resume_changes=true lr=…")
 
 
 if __name__ == "__main__":

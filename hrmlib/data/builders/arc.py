@@ -21,7 +21,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -206,7 +205,7 @@ def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list]
     for task in tqdm(tasks, desc="augment", disable=not progress, leave=False):
         versions = augment(task, num_aug, rng)
         short += len(versions) < num_aug + 1
-        for name, tid, code, parts in versions:
+        for name, tid, code, _parts in versions:
             inverse[name] = [task.name, tid, code]
         for split in groups:
             if split in versions[0][3]:
