@@ -19,10 +19,14 @@ achieved FLOP/s come from counting the matmuls (`flops`).
 from __future__ import annotations
 
 import json
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -122,7 +126,40 @@ def _write(path: str, text: str):
     atomic_write(path, text)
 
 
-MODES = ("train", "eval", "eval_q", "matmul")
+MODES = ("train", "eval", "eval_q", "matmul", "memory")
+START_RSS = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB (Linux): the process before any model
+
+
+def memory_row(s, preset: str, overrides: list[str], opts: "Options") -> dict:
+    """Peak memory of the training step: on CUDA the allocator's peak over two steps; on a CPU the peak
+    resident set of a child process that runs them (this process holds other modes' memory), less
+    what that process held before building the model. Beside it, the trainer's start-up estimate."""
+    from .train import memory
+    est = memory.estimate(s)
+    row = {"preset": preset, "overrides": overrides, "mode": "memory", "batch": opts.batch, "seq_len": opts.seq_len,
+           "device": str(s.d.device), "dtype": str(s.model.dtype).removeprefix("torch."), "compile": opts.compile,
+           "micro_batch": s.micro, "estimate_gb": (est["fixed"] + est["per_row"] * s.micro) / 2**30}
+    if s.d.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(s.d.device)
+        for _ in range(2):
+            train_step(s, random_batch(opts))
+        torch.cuda.synchronize(s.d.device)
+        return row | {"peak_mem_gb": torch.cuda.max_memory_allocated(s.d.device) / 2**30}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [f"{f.name}={getattr(opts, f.name)}" for f in fields(Options)
+                if f.name not in ("modes", "out", "profile")]
+        subprocess.run([sys.executable, "-m", "hrmlib.bench", preset, *overrides, *args, "modes=train", "warmup=1",
+                        "repeats=1", f"out={tmp}/train.json"], check=True, capture_output=True, text=True)
+        child = json.loads(Path(tmp, "train.json").read_text())[0]
+    return row | {"peak_mem_gb": child["peak_mem_gb"], "step_mem_gb": child["peak_mem_gb"] - child["start_mem_gb"]}
+
+
+def random_batch(opts: "Options") -> dict:
+    """A seeded global batch of random puzzle-shaped tokens (numpy, as the sampler yields it)."""
+    g = np.random.default_rng(0)
+    B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
+    return {"inputs": g.integers(1, V, (B, S), dtype=np.int32), "labels": g.integers(1, V, (B, S), dtype=np.int32),
+            "puzzle_identifiers": g.integers(0, N, B, dtype=np.int32)}
 
 
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
@@ -138,14 +175,15 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
     dims = {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}
     s = TrainState.create(cfg, {"dims": dims}, Dist(device=dev), total=10**6)
     model, fwd, dtype = s.model, s.fwd, s.model.dtype
-    g = np.random.default_rng(0)
-    batch = {"inputs": g.integers(1, V, (B, S), dtype=np.int32), "labels": g.integers(1, V, (B, S), dtype=np.int32),
-             "puzzle_identifiers": g.integers(0, N, B, dtype=np.int32)}
+    batch = random_batch(opts)
     on_dev = {k: torch.from_numpy(v).to(dev) for k, v in batch.items()}
     S_all = S + model.P
     out_rows, profiles = [], []
     for mode in opts.modes.split(","):
         state, mm, mm_out = {}, None, None
+        if mode == "memory":
+            out_rows.append(memory_row(s, preset, overrides, opts))
+            continue
         n_q = B * opts.stream
         n_mm = 8192 if dev.type == "cuda" else 1024
         if mode == "matmul":
@@ -197,7 +235,11 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
             "per_s": (n_q if mode == "eval_q" else 1 if mode == "matmul" else B) / med,
             "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,
             "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
-            "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+            "micro_batch": s.micro,
+            # the allocator's peak on CUDA; on a CPU this process's peak resident set (and what it held at start)
+            "peak_mem_gb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else
+                            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30,
+            "start_mem_gb": None if dev.type == "cuda" else START_RSS * 1024 / 2**30,
         })
     if opts.profile:
         _write(opts.profile, "".join(profiles))
@@ -205,13 +247,16 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'preset':<20}{'mode':<8}{'batch':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}{'ex/s':>10}" \
-           f"{'TFLOP/s':>9}{'peak GB':>9}"
+    head = f"{'preset':<20}{'mode':<8}{'batch':>6}{'micro':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}" \
+           f"{'ex/s':>10}{'TFLOP/s':>9}{'peak GB':>9}"
     lines = [head, "-" * len(head)]
+    num = lambda r, k, f: format(r[k], f) if r.get(k) is not None else "-"
     for r in rows:
-        mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
-        lines.append(f"{r['preset']:<20}{r['mode']:<8}{r['batch']:>6}{r['seq_len']:>5}{r['dtype']:>10}"
-                     f"{str(r['compile']):>8}{r['ms']:>10.1f}{r['per_s']:>10.1f}{r['tflops']:>9.4f}{mem:>9}")
+        lines.append(f"{r['preset']:<20}{r['mode']:<8}{r['batch']:>6}{r['micro_batch']:>6}{r['seq_len']:>5}"
+                     f"{r['dtype']:>10}{str(r['compile']):>8}{num(r, 'ms', '.1f'):>10}{num(r, 'per_s', '.1f'):>10}"
+                     f"{num(r, 'tflops', '.4f'):>9}{num(r, 'peak_mem_gb', '.3f'):>9}"
+                     + (f"  (the step {num(r, 'step_mem_gb', '.3f')} GB; estimated {r['estimate_gb']:.3f} GB)"
+                        if r["mode"] == "memory" else ""))
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses as dc
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value, split
 
@@ -144,6 +144,13 @@ class Config:
     checkpoint_every: int = _role("runtime", 0)  # also checkpoint every N steps (0: at evaluations and at the end)
     keep_last: int = _role("runtime", 2)  # checkpoints kept besides the best one
     early_stop_patience: int = _role("schedule", 0)  # stop after N evaluations without a better exact_accuracy (0: off)
+    # ours: rows per forward/backward pass; a step accumulates the gradients of global batch / processes /
+    # micro_batch passes, then updates once: the same numbers in less memory. None: the whole batch in one
+    # pass; auto (CUDA): the largest that fits the free memory, tried once at start-up
+    micro_batch: Union[int, Literal["auto"], None] = _role("runtime", None)
+    # ours: recompute the differentiated blocks in the backward pass instead of keeping their activations
+    # (HRM: the last L and H update; TRM: every call in the last recursion): the same numbers, less memory
+    activation_checkpointing: bool = _role("runtime", False)
     compile: Optional[bool] = _role("runtime", None)  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
     device: str = _role("runtime", "auto")  # auto: cuda (one per local rank), else mps, else cpu
     log_every: int = _role("runtime", 1)  # steps between metrics.jsonl lines
@@ -157,6 +164,8 @@ class Config:
         _check_ranges(self, "", _RANGES)
         _check(self.eval_interval is None or self.epochs % self.eval_interval == 0, "eval_interval",
                f"must divide epochs={self.epochs}, got {self.eval_interval}")
+        _check(not isinstance(self.micro_batch, int) or self.micro_batch >= 1, "micro_batch",
+               f"must be >= 1 (or auto, or none for the whole batch), got {self.micro_batch}")
         _check(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
                "device", f"expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 

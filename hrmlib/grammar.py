@@ -80,7 +80,17 @@ def parse_value(key: str, raw: str, t):
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", "") and type(None) in args:
             return None
-        return parse_value(key, raw, next(a for a in args if a is not type(None)))
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return parse_value(key, raw, options[0])
+        for a in options:  # the first of the types that takes it (an int, then "auto", say)
+            try:
+                return parse_value(key, raw, a)
+            except ConfigError:
+                pass
+        names = [a.__name__ if isinstance(a, type) else " or ".join(map(str, typing.get_args(a))) for a in options]
+        none = " or none" if type(None) in args else ""
+        raise ConfigError(f"{key}: expected {' or '.join(names)}{none}, got {raw!r}")
     if origin is Literal:
         if raw not in args:
             raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")

@@ -52,6 +52,22 @@ def train(data, *over, preset="debug", **kw) -> subprocess.CompletedProcess:
     return run_py("-m", "hrmlib.train", preset, f"data_path={data}", *over, **kw)
 
 
+def torchrun(nproc: int, module: str, *args, check=False, timeout=600) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node N -m MODULE …`: real processes, gloo on the CPU."""
+    return torchrun_script(nproc, "-m", module, *args, check=check, timeout=timeout)
+
+
+def torchrun_script(nproc: int, *args, check=False, timeout=600) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node N SCRIPT …` (or `-m MODULE …`)."""
+    exe = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(exe), "--standalone", f"--nproc-per-node={nproc}", *map(str, args)],
+                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, capture_output=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"exit {r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}")
+    return r
+
+
 def start(*args, env=None) -> subprocess.Popen:
     """`python -m hrmlib.train …` started in the background (to be killed or interrupted)."""
     return subprocess.Popen([sys.executable, "-m", "hrmlib.train", *map(str, args)], cwd=ROOT,

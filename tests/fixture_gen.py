@@ -67,8 +67,8 @@ def write_fixture(d: Path, cfg: dict, B: int = 3, calls: int = 4):
         carry, out, terms, metrics, draws = train_call(m, carry, batches[t])
         r = _record(carry, out, terms, metrics)
         r.update(batch=batches[t], grads={names[k]: p.grad.clone() for k, p in m.named_parameters()},
-                 buffer_grads={"model.inner.puzzle_emb.local_weights": m.puzzle_emb.local.grad.clone()},
-                 puzzle_emb_local_ids=m.puzzle_emb.local_ids.clone(), explore_rand=draws[0],
+                 buffer_grads={"model.inner.puzzle_emb.local_weights": m.puzzle_emb.gradient()[0].clone()},
+                 puzzle_emb_local_ids=m.puzzle_emb.gradient()[1].clone(), explore_rand=draws[0],
                  explore_min_halt_draw=draws[1])
         steps.append(r)
     torch.save({**steps[0], "rng_seed": 0}, d / "train_step.pt")

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import ArchConfig
 from .layers import Block, Embedding, Linear, Rotary, trunc_normal_
@@ -91,6 +92,7 @@ class ACT(nn.Module):
         self.register_buffer("H_init", torch.empty(D, dtype=self.dtype))  # fixed, never trained
         self.register_buffer("L_init", torch.empty(D, dtype=self.dtype))
         self.trace: Callable | None = None  # hrmlib.look.trace hooks in here: trace(level, i, j, z)
+        self.checkpointing = False  # recompute differentiated updates in backward (activation_checkpointing)
         self.reset_parameters()
 
     def build_nets(self, cfg: ArchConfig, seq_len: int):
@@ -133,7 +135,10 @@ class ACT(nn.Module):
         return self.lm_head(z_H)[:, self.P:], q[..., 0], q[..., 1]
 
     def _update(self, net, level, i, j, z, injection):
-        z = net(z, injection, self.rope)
+        if self.checkpointing and torch.is_grad_enabled():  # keep only the update's inputs for backward
+            z = checkpoint(net, z, injection, self.rope, use_reentrant=False)
+        else:
+            z = net(z, injection, self.rope)
         if self.trace is not None:
             self.trace(level, i, j, z)
         return z

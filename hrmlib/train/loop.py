@@ -26,7 +26,7 @@ from .. import dist, runs
 from ..data import TrainSampler, ensure_data, fingerprint, load_split, read_identifiers
 from ..errors import Interrupted, cli, io_error
 from ..model import dims
-from . import resume
+from . import memory, resume
 from .diagnostics import Watch
 from .evaluation import evaluate
 from .step import TrainError, TrainState, total_steps, train_step
@@ -89,7 +89,8 @@ def loop(s: TrainState, run: Path, train_split, test_split) -> int:
     log.truncate_after(prog.step)
     if d.main:
         print(f"run {run}\n{sum(x.numel() for x in s.model.parameters()):,} parameters · {d.world} process(es) on "
-              f"{d.device} · {s.total} steps planned, stopping at {stop_at}", flush=True)
+              f"{d.device} · {s.total} steps planned, stopping at {stop_at}\n{memory.describe(memory.estimate(s))}",
+              flush=True)
     bar = tqdm(total=stop_at, initial=prog.step, disable=not (d.main and sys.stderr.isatty()), dynamic_ncols=True)
     watch, every, t0, t_last = Watch(cfg.arch.halt_max_steps), max(1, stop_at // 20), time.time(), time.time()
     for batch in stream(sampler, prog, iters, stop_at):

@@ -21,8 +21,8 @@ from ..model.puzzle_emb import PuzzleEmbedding
 
 
 class SignSGD(torch.optim.Optimizer):
-    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights`: gather
-    `emb.local.grad` [B, D] and `emb.local_ids` [B] from every rank (rank-major), sum the gradient
+    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights`: gather the
+    step's gradient rows [B, D] and their ids [B] (`emb.gradient()`) from every rank (rank-major), sum the gradient
     rows of duplicate ids, and for those rows only apply w <- w*(1 - lr*wd) - lr*sign(g). Rows
     outside the global batch neither move nor decay; a row whose summed gradient is exactly 0 only
     decays. The original justifies sign-SGD as "Adam ~ SignSGD when gradients are very sparse".
@@ -38,10 +38,10 @@ class SignSGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         assert closure is None, "SignSGD takes no closure"
-        local, ids = self.emb.local, self.emb.local_ids
-        if local is None or local.grad is None:
+        found = self.emb.gradient()  # every micro-batch's rows: one gather per step
+        if found is None:
             return None
-        grad = local.grad
+        grad, ids = found
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             grad, ids = _gather(grad), _gather(ids.contiguous())
         uniq, inv = torch.unique(ids, return_inverse=True)
@@ -53,8 +53,8 @@ class SignSGD(torch.optim.Optimizer):
         return None
 
     def zero_grad(self, set_to_none: bool = True):
-        """Drop this step's gradient leaf (the original sets local_weights.grad to None)."""
-        self.emb.local = self.emb.local_ids = None
+        """Drop this step's gradient leaves (the original sets local_weights.grad to None)."""
+        self.emb.leaves = []
 
 
 def _gather(x: torch.Tensor) -> torch.Tensor:

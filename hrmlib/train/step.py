@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -68,6 +69,8 @@ class TrainState:
     ema: EMA | None = None
     diagnostics: Diagnostics | None = None
     fwd: object = None  # the model as training calls it: wrapped by DDP, compiled
+    ddp: DDP | None = None  # the DDP wrapper (several processes): micro-batches but the last skip its all-reduce
+    micro: int = 0  # rows per forward/backward pass (micro_batch resolved; the per-rank batch by default)
     carry: Carry | None = None
     prog: Progress = field(default_factory=Progress)
     explore_gen: torch.Generator = field(default_factory=torch.Generator)
@@ -88,9 +91,13 @@ class TrainState:
         if raw is not None:  # the weights training continues from, saved beside the average
             model.load_state_dict(raw, strict=False)
         s.diagnostics = Diagnostics(model, d.world) if cfg.diagnostics else None
-        ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else model
+        model.checkpointing = cfg.activation_checkpointing
+        s.ddp = DDP(model, **NO_BUFFER_SYNC) if d.world > 1 else None
         use_compile = d.device.type == "cuda" if cfg.compile is None else cfg.compile
-        s.fwd = torch.compile(ddp, dynamic=False) if use_compile and "DISABLE_COMPILE" not in os.environ else ddp
+        wrapped = s.ddp or model
+        use_compile = use_compile and "DISABLE_COMPILE" not in os.environ
+        s.fwd = torch.compile(wrapped, dynamic=False) if use_compile else wrapped
+        s.micro = micro_batch(s)
         return s
 
     def state_dict(self) -> tuple[dict, dict]:
@@ -123,9 +130,25 @@ def total_steps(cfg: C.Config, meta) -> int:
     return int(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.global_batch_size)
 
 
+def micro_batch(s: TrainState) -> int:
+    """`micro_batch` resolved: rows per forward/backward pass, a divisor of the per-rank batch."""
+    B, mb = s.cfg.global_batch_size // s.d.world, s.cfg.micro_batch
+    if mb == "auto":
+        from .memory import auto_micro_batch  # tries passes on the device: CUDA only
+        return auto_micro_batch(s)
+    if mb is not None and B % mb:
+        raise C.ConfigError(f"micro_batch={mb} must divide the {B} rows each of the {s.d.world} process(es) "
+                            f"takes per step (global_batch_size={s.cfg.global_batch_size}); e.g. "
+                            f"{', '.join(str(k) for k in range(1, B + 1) if B % k == 0 and k < B)[-40:]}")
+    return mb or B
+
+
 def train_step(s: TrainState, batch: dict, log: bool = True) -> dict:
     """One optimizer step on one global batch (numpy, as the sampler yields it); returns the metrics
-    row (with the diagnostics when `log`). A non-finite loss stops before any update (TrainError)."""
+    row (with the diagnostics when `log`). A non-finite loss stops before any update (TrainError).
+    With micro-batches the carry and the batch are cut into row slices, each slice runs forward and
+    backward (its gradients accumulate; under DDP only the last all-reduces), and one update follows:
+    every row halts, refills and explores as without them, and the metrics are the whole batch's."""
     cfg, d, gbs = s.cfg, s.d, s.cfg.global_batch_size
     B = gbs // d.world
     local = to_torch(local_slice(batch, d.rank, d.world), d.device)
@@ -134,10 +157,20 @@ def train_step(s: TrainState, batch: dict, log: bool = True) -> dict:
     if s.carry is None:
         s.carry = s.model.initial_carry(local)
     s.model.train()
-    s.carry, out, terms, m = forward_backward(s.fwd, s.carry, local, explore, cfg.arch.loss, d.world / gbs)
+    parts = []
+    for lo in range(0, B, s.micro):
+        rows = slice(lo, lo + s.micro) if s.micro < B else slice(None)
+        sync = s.ddp is None or lo + s.micro >= B
+        with nullcontext() if sync else s.ddp.no_sync():
+            carry, out, terms, m = forward_backward(s.fwd, _rows(s.carry, rows), _rows(local, rows),
+                                                    (explore[0][rows], explore[1][rows]), cfg.arch.loss, d.world / gbs)
+        parts.append((carry, sums(m, out, carry, terms)))
+    s.carry = parts[0][0] if len(parts) == 1 else _cat([c for c, _ in parts])
     diag = s.diagnostics.grads() if s.diagnostics and log else {}
-    sums = reduce_metrics(m, out, s.carry, terms, d)
-    loss = sums[METRIC_KEYS.index("loss")].item()
+    v = torch.stack([p for _, p in parts]).sum(0)
+    if d.world > 1:
+        tdist.all_reduce(v)  # all ranks need the loss to agree on a NaN stop
+    loss = v[METRIC_KEYS.index("loss")].item()
     if not math.isfinite(loss):
         raise TrainError(f"loss became {loss} at step {s.prog.step + 1}; no update was applied.")
     s.prog.step, s.prog.batch = s.prog.step + 1, s.prog.batch + 1
@@ -149,8 +182,20 @@ def train_step(s: TrainState, batch: dict, log: bool = True) -> dict:
         s.ema.update(s.prog.step)
     if s.diagnostics and log:
         diag |= s.diagnostics.update()
-    return {"step": s.prog.step, **train_row(sums, gbs, cfg.arch.continue_loss), "lr": lrs[-1],
+    return {"step": s.prog.step, **train_row(v, gbs, cfg.arch.continue_loss), "lr": lrs[-1],
             **({"lr_puzzle_emb": lrs[0]} if len(lrs) > 1 else {}), **diag}
+
+
+def _rows(x, rows: slice):
+    """Rows of a carry or a batch (nested tensors)."""
+    if isinstance(x, Carry):
+        return Carry(x.z_H[rows], x.z_L[rows], x.steps[rows], x.halted[rows], _rows(x.data, rows))
+    return {k: v[rows] for k, v in x.items()}
+
+
+def _cat(carries: list[Carry]) -> Carry:
+    return Carry(*(torch.cat([getattr(c, f) for c in carries]) for f in ("z_H", "z_L", "steps", "halted")),
+                 {k: torch.cat([c.data[k] for c in carries]) for k in carries[0].data})
 
 
 def forward_backward(fwd, carry: Carry, batch: dict, explore, loss: C.LossConfig, scale: float):
@@ -163,14 +208,12 @@ def forward_backward(fwd, carry: Carry, batch: dict, explore, loss: C.LossConfig
     return carry, out, terms, m
 
 
-def reduce_metrics(m: dict, out: dict, carry: Carry, terms: dict, d: Dist) -> torch.Tensor:
+def sums(m: dict, out: dict, carry: Carry, terms: dict) -> torch.Tensor:
+    """One pass's metric sums, in METRIC_KEYS order (added over passes and processes)."""
     vals = [m.get(k, torch.zeros(())) for k in METRIC_KEYS[:8]]
     vals += [out.get(k, torch.zeros(1)).sum() for k in METRIC_KEYS[8:10]]  # would_halt, explore_blocked
     vals += [carry.halted.sum(), terms["total"].detach()]
-    v = torch.stack([torch.as_tensor(x, dtype=torch.float64, device=carry.steps.device) for x in vals])
-    if d.world > 1:
-        tdist.all_reduce(v)  # all ranks need the loss to agree on a NaN stop
-    return v
+    return torch.stack([torch.as_tensor(x, dtype=torch.float64, device=carry.steps.device) for x in vals])
 
 
 def train_row(v: torch.Tensor, gbs: int, continue_loss: bool = True) -> dict:
