@@ -11,6 +11,7 @@ into one line on stderr and a non-zero exit status, never a traceback:
 from __future__ import annotations
 
 import errno
+import io
 import sys
 
 
@@ -30,6 +31,41 @@ def io_error(e: OSError, safe: str = "") -> UserError:
     what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else (e.strerror or str(e))
     where = f"{e.filename}: " if e.filename else ""
     return UserError(f"{where}{what}" + (f"; {safe}" if safe else ""))
+
+
+class _Writes(io.RawIOBase):
+    """A file that keeps the OSError of a failed write: torch reports one only as a RuntimeError
+    ("unexpected pos …") and numpy's fast path as an OSError without errno, hiding a full disk."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def writable(self):
+        return True
+
+    def write(self, b) -> int:
+        view, n = memoryview(b), 0
+        try:
+            while n < len(view):
+                n += self.f.write(view[n:])
+        except OSError as e:
+            self.error = e
+            raise
+        return n
+
+
+def write_file(path, save):
+    """`save(f)` writes `path` (e.g. `lambda f: torch.save(obj, f)`); a failed write raises the
+    OSError that caused it, naming the file, whatever the library made of it."""
+    with open(path, "wb", buffering=0) as f:
+        w = _Writes(f)
+        try:
+            save(w)
+        except (RuntimeError, OSError):
+            if w.error is None:
+                raise
+            w.error.filename = w.error.filename or str(path)
+            raise w.error from None
 
 
 def cli(fn, argv=None) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, io_error, write_file
 from ..paths import alive, resolve
 
 FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
@@ -165,7 +165,8 @@ def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
             (tmp / name).mkdir()
             (tmp / name / "dataset.json").write_text(json.dumps(dc.asdict(split.meta)))
             for f in FIELDS:
-                np.save(tmp / name / f"all__{f}.npy", getattr(split, f))
+                a = getattr(split, f)
+                write_file(tmp / name / f"all__{f}.npy", lambda w, a=a: np.save(w, a))
         for rel, text in (extra_files or {}).items():
             (tmp / rel).write_text(text)
         validate(tmp)
@@ -178,7 +179,8 @@ def write_dataset(out_dir, splits: dict[str, Split], identifiers: list[str],
             shutil.rmtree(old)
     except OSError as e:  # a full disk: the temporary goes, the previous dataset (if any) stays
         shutil.rmtree(tmp, ignore_errors=True)
-        from ..errors import io_error
+        if e.filename and str(e.filename).startswith(str(tmp)):  # the file as it would have been named
+            e.filename = str(out) + str(e.filename)[len(str(tmp)):]
         raise DataError(str(io_error(e, f"nothing was changed in {out_dir}" if not out.exists() else
                                         f"the dataset in {out_dir} is unchanged"))) from None
     except BaseException:

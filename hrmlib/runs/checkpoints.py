@@ -17,7 +17,7 @@ import torch
 
 from ..config import diff, roles
 from ..dist import Dist, barrier, broadcast_object
-from ..errors import io_error
+from ..errors import io_error, write_file
 from ..paths import resolve
 from .files import RunError, read_jsonl, write_jsonl
 
@@ -74,6 +74,11 @@ def checkpoints(run: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
+def save(obj, path: Path):
+    """torch.save to `path`; a failed write (a full disk) raises its OSError."""
+    write_file(path, lambda f: torch.save(obj, f))
+
+
 def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist, keep_last: int,
                     best_step: int | None) -> Path:
     final = run / "checkpoints" / f"step_{step}"
@@ -84,10 +89,10 @@ def save_checkpoint(run: Path, step: int, state: dict, rank_state: dict, d: Dist
             shutil.rmtree(part, ignore_errors=True)
             part.mkdir(parents=True)
         barrier(d)
-        torch.save(rank_state, part / f"rank{d.rank}.pt")
+        save(rank_state, part / f"rank{d.rank}.pt")
         barrier(d)
         if d.main:
-            torch.save(state, part / "state.pt")  # state.pt last: its presence marks completeness
+            save(state, part / "state.pt")  # state.pt last: its presence marks completeness
             shutil.rmtree(final, ignore_errors=True)
             os.replace(part, final)
     except OSError as e:  # a full disk: the partial checkpoint goes, the complete ones stay

@@ -149,8 +149,12 @@ class Metrics:
     def log(self, row: dict):
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:  # a full disk: name the file (a torn last line is dropped on resume)
+            e.filename = e.filename or str(self.path)
+            raise
         split, step = row.get("split", "train"), row["step"]
         nums = {f"{split}/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}
         for kind, sink in self.sinks:
