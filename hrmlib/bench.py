@@ -162,19 +162,29 @@ def random_batch(opts: "Options") -> dict:
             "puzzle_identifiers": g.integers(0, N, B, dtype=np.int32)}
 
 
+def prepare(preset: str, overrides: list[str], opts: Options) -> TrainState:
+    """The training state the bench times: built by the trainer's `TrainState.create` from the preset,
+    the overrides and the bench's batch, on puzzle-shaped sizes instead of a dataset."""
+    cfg = C.load(preset, [*overrides, f"global_batch_size={opts.batch}", f"compile={opts.compile}"]
+                 + ([f"arch.forward_dtype={opts.dtype}"] if opts.dtype != "auto" else []))
+    dims = {"vocab_size": opts.vocab, "seq_len": opts.seq_len, "num_puzzle_identifiers": opts.puzzle_ids}
+    return TrainState.create(cfg, {"dims": dims}, Dist(device=pick_device(opts.device)), total=10**6)
+
+
+def train(s: TrainState, batch: dict):
+    """What mode=train times: the trainer's step, diagnostics included unless diagnostics=false."""
+    train_step(s, batch)
+
+
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
     if bad := [m for m in opts.modes.split(",") if m not in MODES]:  # before minutes of compiling and timing
         raise C.ConfigError(f"modes: {bad[0]!r} is not one of {', '.join(MODES)}")
-    cfg = C.load(preset, [*overrides, f"global_batch_size={opts.batch}", f"compile={opts.compile}"]
-                 + ([f"arch.forward_dtype={opts.dtype}"] if opts.dtype != "auto" else []))
-    dev = pick_device(opts.device)
     for out in (opts.out, opts.profile):  # before minutes of timing
         if out:
             writable(out, out)
-    B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
-    dims = {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}
-    s = TrainState.create(cfg, {"dims": dims}, Dist(device=dev), total=10**6)
-    model, fwd, dtype = s.model, s.fwd, s.model.dtype
+    s = prepare(preset, overrides, opts)
+    cfg, dev, model, fwd, dtype = s.cfg, s.d.device, s.model, s.fwd, s.model.dtype
+    B, S, V = opts.batch, opts.seq_len, opts.vocab
     batch = random_batch(opts)
     on_dev = {k: torch.from_numpy(v).to(dev) for k, v in batch.items()}
     S_all = S + model.P
@@ -189,9 +199,6 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
         if mode == "matmul":
             mm = [torch.randn(n_mm, n_mm, generator=torch.Generator().manual_seed(0)).to(dev, dtype) for _ in range(2)]
             mm_out = torch.empty_like(mm[0])
-
-        def train():  # the trainer's step, diagnostics included unless diagnostics=false
-            train_step(s, batch)
 
         def eval_batch():
             with torch.inference_mode():
@@ -208,7 +215,7 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
         def matmul(mm=mm, mm_out=mm_out):
             torch.mm(*mm, out=mm_out)
 
-        fn = {"train": train, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
+        fn = {"train": lambda: train(s, batch), "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from hrmlib import bench
 from hrmlib import config as C
@@ -122,3 +123,26 @@ def test_gpu_check_steps_run_and_come_back_packed(tmp_path):
         "./bench/matmul.json", "./bench/sudoku-eager.json", "./bench/sudoku-eager-no-continue-loss.json",
         "./bench/maze-eager.json", "./bench/trm-trm_debug-train.json"}
     assert not [n for n in names if "checkpoints" in n or n.endswith(".pt")]
+
+
+def test_mode_train_is_the_trainers_step(sudoku, tmp_path):
+    """From the same seeded start, on the trainer's first batch, the step the bench times leaves the
+    weights (and the puzzle-embedding table) the trainer's own first step checkpointed."""
+    from hrmlib import runs
+    from hrmlib.data import load_split
+    from hrmlib.data.sampler import TrainSampler
+    R = tmp_path / "R"
+    run_py("-m", "hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={R}", "max_steps=1", check=True)
+    cfg = C.load("debug", [f"data_path={sudoku}"])
+    split = load_split(sudoku, "train")
+    m = split.meta
+    opts = bench.Options(batch=cfg.global_batch_size, seq_len=m.seq_len, vocab=m.vocab_size,
+                         puzzle_ids=m.num_puzzle_identifiers)
+    s = bench.prepare("debug", [], opts)
+    batch = next(TrainSampler(split, cfg.global_batch_size, cfg.seed, cfg.eval_interval).iteration(0))
+    bench.train(s, batch)
+    want = runs.load_file(runs.checkpoints(R)[-1] / "state.pt")["model"]
+    got = s.model.state_dict()
+    assert want.keys() == got.keys()
+    for k in want:
+        assert torch.equal(want[k], got[k]), k
