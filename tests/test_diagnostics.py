@@ -39,7 +39,7 @@ def test_diagnostics_agree_with_a_direct_computation(sudoku, tmp_path):
     assert row["grad_norm"] == pytest.approx(norm(named), rel=1e-6)
     for part, prefix in (("H", "H."), ("L", "L."), ("lm_head", "lm_head."), ("q_head", "q_head.")):
         assert row[f"grad_norm.{part}"] == pytest.approx(norm([n for n in named if n.startswith(prefix)]), rel=1e-6)
-    assert row["grad_norm.puzzle_emb"] == pytest.approx(model.puzzle_emb.local.grad.double().norm().item(), rel=1e-6)
+    assert row["grad_norm.puzzle_emb"] == pytest.approx(model.puzzle_emb.gradient()[0].double().norm().item(), rel=1e-6)
     before = [p.detach().clone() for p in model.parameters()]
     set_lr(opts, 1, total_steps(cfg, split.meta), cfg)
     for o in opts:

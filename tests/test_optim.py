@@ -118,14 +118,14 @@ def test_weight_decay_with_zero_gradient():
 # ---------------------------------------------------------------- SignSGD
 
 def _emb_step(table, ids, coef, lr=0.1, wd=0.5):
-    """Forward the rows `ids`, backprop sum(out*coef) (so local.grad == coef), one SignSGD step."""
+    """Forward the rows `ids`, backprop sum(out*coef) (so the gradient rows == coef), one SignSGD step."""
     emb = PuzzleEmbedding(*table.shape, torch.float32).train()
     emb.weights.copy_(table)
     (emb(ids) * coef).sum().backward()
     opt = SignSGD(emb, lr=lr, weight_decay=wd)
     opt.step()
     opt.zero_grad()
-    assert emb.local is None
+    assert emb.gradient() is None
     opt.step()  # no gradient: a no-op
     return emb.weights
 
