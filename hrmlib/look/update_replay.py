@@ -20,9 +20,11 @@ class UpdateReplay(Replay):
     """Replay of an `updates.Updates`: segment slider, update slider (1..U within the segment), a
     Play over all updates, and the segment/update frames toggle; the rest as `widgets.Replay`."""
 
-    def __init__(self, up, puzzle=None, interval_ms: int = 500):
+    def __init__(self, up, puzzle=None, frames: str = "updates", interval_ms: int = 500):
         self.up, self._moving = up, False
-        self.frames = W.ToggleButtons(options=["segments", "updates"], value="updates", description="frames")
+        ok = frames in ("segments", "updates")
+        self.frames = W.ToggleButtons(options=["segments", "updates"], value=frames if ok else "updates",
+                                      description="frames")
         self.update = W.IntSlider(min=1, max=up.U, value=up.U, description="update")
         self.uplay = W.Play(min=1, max=up.K, step=1, value=up.U, interval=interval_ms, description="Play updates")
         super().__init__(up.trace)
@@ -34,6 +36,8 @@ class UpdateReplay(Replay):
         self.frames.observe(lambda _: self.draw(), "value")
         if puzzle is not None and puzzle in self.matching():
             self.puzzle.value = puzzle
+        if not ok:
+            self.status.value = f"<b>frames must be 'segments' or 'updates', got {frames!r}: showing updates</b>"
 
     @property
     def k(self) -> int:  # 0-based update in execution order
@@ -83,13 +87,15 @@ class UpdateReplay(Replay):
         tr = up.trace
         if key not in self._cache:
             title = (f"puzzle #{tr.index[b]}, {up.label(k)}: {'correct' if up.correct[k, b] else 'wrong'}, "
-                     f"{up.changed[k, b].sum()} changed, {((up.preds[k, b] != tr.labels[b]) & tr.scored[b]).sum()} wrong")
-            self._cache[key] = png(render.step(tr.task, tr.inputs[b], tr.labels[b], up.preds[k, b], up.changed[k, b], title))
+                     f"{up.changed[k, b].sum()} changed, {up.wrong[k, b]} wrong")
+            fig = render.step(tr.task, tr.inputs[b], tr.labels[b], up.preds[k, b], up.changed[k, b], title)
+            self._cache[key] = png(fig)
         self.grid.value = self._cache[key]
         self.side.value = png(plots.update_side(up, b, k))
         step, cos = up.step_sizes()[k, b], up.cosines()[k, b]
         self.status.value = (f"{up.label(k)}: decoded token accuracy {up.token_accuracy[k, b]:.3f}; this update moved "
-                             f"{tr.level_name(up.kinds[k % up.U])} by {step:.2e} of its norm (cosine with its last change {cos:+.2f})")
+                             f"{tr.level_name(up.kinds[k % up.U])} by {step:.2e} of its norm "
+                             f"(cosine with its last change {cos:+.2f})")
 
     def draw_side(self):
         if self.frames.value == "segments":

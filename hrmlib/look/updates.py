@@ -82,7 +82,13 @@ class Updates:
     def _scores(self, preds):
         tr = self.trace
         right = (preds == tr.labels) | ~tr.scored
-        return right.all(-1) & tr.scored.any(-1), ((preds == tr.labels) & tr.scored).sum(-1) / np.maximum(tr.scored.sum(-1), 1)
+        hits = ((preds == tr.labels) & tr.scored).sum(-1)
+        return right.all(-1) & tr.scored.any(-1), hits / np.maximum(tr.scored.sum(-1), 1)
+
+    @property
+    def wrong(self) -> np.ndarray:  # [K, B] scored cells of the decoded answer that are wrong
+        tr = self.trace
+        return ((self.preds != tr.labels) & tr.scored).sum(-1)
 
     @property
     def correct(self) -> np.ndarray:  # [K, B] every scored cell of the decoded answer right
@@ -128,9 +134,9 @@ class Updates:
 
 def _head(model, z) -> np.ndarray:
     """Arg-max answer [B, S] of the output head on states z [B, S', D] (numpy or torch)."""
-    dev = next(model.parameters()).device
+    z = torch.from_numpy(np.ascontiguousarray(z)) if isinstance(z, np.ndarray) else z
     with torch.inference_mode():
-        logits = model.heads(torch.as_tensor(np.ascontiguousarray(z) if isinstance(z, np.ndarray) else z).to(dev, model.dtype))[0]
+        logits = model.heads(z.to(next(model.parameters()).device, model.dtype))[0]
     return logits.float().argmax(-1).cpu().numpy()
 
 
@@ -142,7 +148,8 @@ def _steps(seq: np.ndarray, init: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = torch.from_numpy(z).flatten(1)
         d = z - prev
         rel.append(d.norm(dim=-1) / prev.norm(dim=-1).clamp_min(1e-30))
-        cos.append(torch.full_like(rel[-1], float("nan")) if d0 is None else torch.cosine_similarity(d, d0, dim=-1, eps=1e-30))
+        cos.append(torch.full_like(rel[-1], float("nan")) if d0 is None
+                   else torch.cosine_similarity(d, d0, dim=-1, eps=1e-30))
         prev, d0 = z, d
     return torch.stack(rel).numpy(), torch.stack(cos).numpy()
 
@@ -196,6 +203,17 @@ def trace_updates(m: T_.Loaded, indices=None, limit: int = 0, max_steps: Optiona
     return parts[0] if len(parts) == 1 else concat(parts)
 
 
+def deepen(m: T_.Loaded, up: Updates, factor: int = 8) -> Optional[Updates]:
+    """The puzzles of `up` wrong after its last segment, decoded again over `factor` × the trained
+    segments: within the trained depth a wrong puzzle usually still moves; run longer, most stop on a
+    wrong answer (docs/dynamics.md). None when every puzzle is right."""
+    rows = up.trace.index[~up.trace.correct[-1]]
+    if not len(rows):
+        print(f"all {up.batch} puzzles are right after {up.steps} segments: nothing to run deeper")
+        return None
+    return trace_updates(m, indices=rows, max_steps=factor * m.model.cfg.halt_max_steps)
+
+
 def concat(parts: list[Updates]) -> Updates:
     """Updates of different puzzles (same steps) joined along the puzzle axis."""
     p0 = parts[0]
@@ -238,6 +256,11 @@ def attractors(up: Updates, eps: float = EPS, still: int = STILL) -> np.ndarray:
     return stuck(up.motion(), up.answers(up.correct), eps, still)
 
 
+def stuck_rows(deep: Optional[Updates], eps: float = EPS, still: int = STILL) -> list[int]:
+    """Test rows of the wrong attractors in `deep` (`deepen`'s run; none when it is None), to replay."""
+    return [] if deep is None else deep.trace.index[attractors(deep, eps, still) >= 0].tolist()
+
+
 def stuck(motion: np.ndarray, correct: np.ndarray, eps: float, still: int, wrong: bool = True) -> np.ndarray:
     """[B] start of the final run of `motion` [N, B] < eps when it is at least `still` long and `correct`
     [N, B] is false (`wrong`) or true (not `wrong`) all through it; -1 otherwise."""
@@ -250,12 +273,16 @@ def stuck(motion: np.ndarray, correct: np.ndarray, eps: float, still: int, wrong
     return np.where(ok, start, -1)
 
 
-def by_group(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.5) -> list[dict]:
+def by_group(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.5,
+             deep: Optional[Updates] = None) -> list[dict]:
     """Per difficulty group (`Trace.groups`) and all: puzzles, right at the end, mean critical answer
-    update, shares solved first/suddenly/gradually, wrong attractors and puzzles settled on the right answer."""
+    update, shares solved first/suddenly/gradually, wrong attractors (judged on `deep`, `deepen`'s
+    longer run of the puzzles wrong at the end, where given) and puzzles settled on the right answer."""
     J = up.answers(up.correct)
     crit, how = critical(J), onset(up.answers(up.token_accuracy), J, jump)
     wrong_at = attractors(up, eps, still)
+    if deep is not None:
+        wrong_at = np.where(np.isin(up.trace.index, stuck_rows(deep, eps, still)), 0, -1)
     right_at = stuck(up.motion(), J, eps, still, wrong=False)
     rows = []
     for name, m in [*up.trace.groups(), (f"all {up.batch}", np.ones(up.batch, bool))]:
@@ -263,18 +290,47 @@ def by_group(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.
         rows.append({"group": name, "puzzles": int(m.sum()), "right_at_end": int(solved.sum()),
                      "mean_critical": float(crit[solved].mean() + 1) if solved.any() else float("nan"),
                      **{k: int((m & (how == k)).sum()) for k in ONSETS},
-                     "wrong_attractors": int((m & (wrong_at >= 0)).sum()), "settled_right": int((m & (right_at >= 0)).sum())})
+                     "wrong_attractors": int((m & (wrong_at >= 0)).sum()),
+                     "settled_right": int((m & (right_at >= 0)).sum())})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     """`by_group`'s rows as a Markdown table."""
-    head = "| group | puzzles | right at end | mean critical answer update | first | sudden | gradual | wrong attractors | settled right |"
-    lines = [head, "|" + "---|" * 9]
-    for r in rows:
-        lines.append(f"| {r['group']} | {r['puzzles']} | {r['right_at_end']} | {r['mean_critical']:.2f} | {r['first']} | "
-                     f"{r['sudden']} | {r['gradual']} | {r['wrong_attractors']} | {r['settled_right']} |")
-    return "\n".join(lines)
+    head = ["group", "puzzles", "right at end", "mean critical answer update", "first", "sudden", "gradual",
+            "wrong attractors", "settled right"]
+    keys = ["group", "puzzles", "right_at_end", "mean_critical", "first", "sudden", "gradual", "wrong_attractors",
+            "settled_right"]
+    fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows])
+
+
+def table(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.5, deep: Optional[Updates] = None):
+    """`by_group` as a Markdown table (notebooks display it)."""
+    from IPython.display import Markdown
+    return Markdown(markdown(by_group(up, eps, still, jump, deep)))
+
+
+def pick(up: Updates, what="showcase", eps: float = EPS, still: int = STILL) -> int:
+    """A puzzle (row of the trace) to replay: "showcase" (`Trace.showcase`: solved over several segments),
+    "attractor" (the first wrong attractor; the showcase when there is none, saying so), or a test-split
+    row number among the traced puzzles."""
+    if str(what).lstrip("-").isdigit():
+        rows = np.flatnonzero(up.trace.index == int(what))
+        if not len(rows):
+            raise ValueError(f"test row {what} is not among the {up.batch} traced puzzles (rows "
+                             f"{up.trace.index.min()}–{up.trace.index.max()}); trace more puzzles or pick one")
+        return int(rows[0])
+    if what == "attractor":
+        stuck = np.flatnonzero(attractors(up, eps, still) >= 0)
+        if len(stuck):
+            return int(stuck[0])
+        print(f"no wrong attractor among the {up.batch} puzzles (still below {eps:g} for {still} answer updates): "
+              "showing the showcase puzzle")
+    elif what != "showcase":
+        raise ValueError(f"open on 'showcase', 'attractor' or a test row number, got {what!r}")
+    return up.trace.showcase()
 
 
 # ---------------------------------------------------------------------------- compute

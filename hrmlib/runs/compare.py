@@ -109,8 +109,8 @@ def checkpoint_evals(run) -> list[dict]:
 def markdown(rows: list[dict]) -> str:
     """The table as Markdown (notebooks display it)."""
     varying = list(rows[0]["differs"]) if rows else []
-    head = ["run", "preset", "family", *varying, "steps", "best exact (step)", "refinement gap 2×/4×/8×", "wall time",
-            "hardware"]
+    head = ["run", "preset", "family", *varying, "steps", "best exact (step)", "refinement gap 2×/4×/8×",
+            "wall time", "hardware"]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:

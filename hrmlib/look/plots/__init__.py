@@ -5,11 +5,11 @@
     dynamics.py of every update decoded: accuracy per update, critical update, step sizes, early exit
 """
 from .curves import checkpoint_curve, diagnostics, learning_curves, read_metrics, save, seed_groups
-from .dynamics import critical, decoded, dynamics, early_exit, update_side
+from .dynamics import critical, decoded, dynamics, early_exit, frames, update_side
 from .inside import (act_histogram, compare, compute_curves, convergence, depth_sweep, effective_dim, halting,
                      participation_ratio, pca, pca_trajectories, reasoning, replay_side, state_explorer, timeline)
 
 __all__ = ["act_histogram", "checkpoint_curve", "compare", "compute_curves", "convergence", "critical", "decoded",
-           "depth_sweep", "diagnostics", "dynamics", "early_exit", "effective_dim", "halting", "learning_curves", "participation_ratio", "pca",
-           "pca_trajectories", "read_metrics", "reasoning", "replay_side", "save", "seed_groups", "state_explorer",
-           "timeline", "update_side"]
+           "depth_sweep", "diagnostics", "dynamics", "early_exit", "effective_dim", "frames", "halting",
+           "learning_curves", "participation_ratio", "pca", "pca_trajectories", "read_metrics", "reasoning",
+           "replay_side", "save", "seed_groups", "state_explorer", "timeline", "update_side"]

@@ -9,7 +9,7 @@ import numpy as np
 from .curves import finish
 from .inside import THRESHOLDS, _band
 
-EXITS = tuple(np.geomspace(1e-4, 0.3, 12))  # relative step sizes swept for the early exit
+EXITS = tuple(np.geomspace(1e-4, 1, 13))  # relative step sizes swept for the early exit
 
 
 def _segments(ax, up):
@@ -85,8 +85,10 @@ def dynamics(up, eps: float | None = None):
                 _band(axes[0, col], x, rel[:, sel], f"{name} ({sel.sum()})", color, ".")
                 _band(axes[1, col], x[1:], cos[1:, sel], name, color, ".")
         axes[0, col].axhline(eps, color="k", ls=":", lw=1, label=f"still below {eps:g}")
-        axes[0, col].set(yscale="log", ylabel="relative step size", title=f"{up.trace.level_name(lv)}: how far each update moves it")
-        axes[1, col].set(xlabel="segment (its updates spread over it)", ylabel="cosine of successive changes", ylim=(-1.05, 1.05))
+        axes[0, col].set(yscale="log", ylabel="relative step size",
+                         title=f"{up.trace.level_name(lv)}: how far each update moves it")
+        axes[1, col].set(xlabel="segment (its updates spread over it)", ylabel="cosine of successive changes",
+                         ylim=(-1.05, 1.05))
     return finish(fig, axes.flat)
 
 
@@ -106,8 +108,8 @@ def early_exit(up, exits=EXITS, thresholds=THRESHOLDS):
         line, = ax.plot([u.mean() for _, u in pts], [ok.mean() for ok, _ in pts], marker + "-.",
                         label=f"step-size exit ({name}), threshold swept")
         for e, (ok, u) in zip(exits, pts):
-            if e in (exits[0], exits[len(exits) // 2], exits[-1]):
-                ax.annotate(f"{e:.0e}", (u.mean(), ok.mean()), textcoords="offset points", xytext=(4, -10),
+            if level == "H" and e in (exits[0], exits[len(exits) // 2], exits[-1]):
+                ax.annotate(f"{e:.0e}", (u.mean(), ok.mean()), textcoords="offset points", xytext=(4, -12),
                             fontsize=7, color=line.get_color())
     ax.set(xlabel="mean segments used", ylabel="exact accuracy", title=f"accuracy vs compute, {tr.batch} puzzles",
            ylim=(-0.02, 1.02))
@@ -131,3 +133,26 @@ def update_side(up, b: int, k: int, size=(4.2, 4.6)):
     ax.set(ylabel="decoded answer", title=f"puzzle {up.trace.index[b]}: {up.label(k)}", ylim=(-0.05, 1.05))
     bx.set(yscale="log", xlabel="update", ylabel="relative step size")
     return finish(fig, (ax, bx), fontsize=7)
+
+
+def frames(up, b: int, ks=None, size: float = 3.2):
+    """A replay on paper: puzzle b's answer decoded after each update in `ks` (0-based; default the first
+    update of every segment and the last update), as the replay draws them, side by side."""
+    import io
+
+    from ..render import step
+    ks = list(range(0, up.K, up.U)) + [up.K - 1] if ks is None else list(ks)
+    tr = up.trace
+    cols = min(len(ks), 6)
+    rows = -(-len(ks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows * 1.05), squeeze=False)
+    for ax, k in zip(axes.flat, ks):
+        buf = io.BytesIO()
+        title = f"{up.label(k)}\n{'right' if up.correct[k, b] else f'{up.wrong[k, b]} wrong'}"
+        fig_k = step(tr.task, tr.inputs[b], tr.labels[b], up.preds[k, b], up.changed[k, b], title, size)
+        fig_k.savefig(buf, format="png", dpi=80)
+        ax.imshow(plt.imread(io.BytesIO(buf.getvalue())))
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(f"puzzle {tr.index[b]}: the answer decoded after each update", fontsize=10)
+    return finish(fig)
