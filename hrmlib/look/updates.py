@@ -312,6 +312,12 @@ def table(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.5, 
     return Markdown(markdown(by_group(up, eps, still, jump, deep)))
 
 
+def replay_rows(n: int, what="showcase") -> list[int]:
+    """Test rows to trace for a replay: the first n, and the row `what` names when it is a row number."""
+    extra = [int(what)] if str(what).isdigit() and int(what) >= n else []
+    return list(range(n)) + extra
+
+
 def pick(up: Updates, what="showcase", eps: float = EPS, still: int = STILL) -> int:
     """A puzzle (row of the trace) to replay: "showcase" (`Trace.showcase`: solved over several segments),
     "attractor" (the first wrong attractor; the showcase when there is none, saying so), or a test-split

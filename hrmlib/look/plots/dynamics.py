@@ -136,12 +136,12 @@ def update_side(up, b: int, k: int, size=(4.2, 4.6)):
 
 
 def frames(up, b: int, ks=None, size: float = 3.2):
-    """A replay on paper: puzzle b's answer decoded after each update in `ks` (0-based; default the first
-    update of every segment and the last update), as the replay draws them, side by side."""
+    """A replay on paper: puzzle b's answer decoded after each update in `ks` (0-based; default every
+    answer update, at most 12), as the replay draws them, side by side."""
     import io
 
     from ..render import step
-    ks = list(range(0, up.K, up.U)) + [up.K - 1] if ks is None else list(ks)
+    ks = list(up.answer_updates[:12] if ks is None else ks)
     tr = up.trace
     cols = min(len(ks), 6)
     rows = -(-len(ks) // cols)
