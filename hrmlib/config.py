@@ -268,8 +268,24 @@ def demo() -> Config:
                   lr=2e-3, puzzle_emb_lr=2e-3, lr_warmup_steps=100, lr_min_ratio=0.1)
 
 
+def demo_maze() -> Config:
+    """`make demo PRESET=demo_maze`: a TRM that finds the shortest path through generated 9×9 mazes on
+    two CPU cores in minutes, drawing the path over several segments (measured: docs/benchmarks.md).
+
+    The `demo` model with one block instead of two (L_layers=1): with two, one segment already solves
+    97 % of these mazes and the later ones only drift; with one, a segment cannot finish a long path and
+    the answer grows segment by segment. Every row is made to run at least U{2..halt_max_steps}
+    segments (halt_exploration_prob=1): when Q lets solved mazes halt after one segment, the later
+    segments only ever train on unsolved ones and learn to change right answers too (exact accuracy
+    peaked at segment 2–4 and fell by up to 30 points by segment 6). Four segments: past the fourth
+    the answer no longer improves."""
+    arch = dc.replace(demo().arch, L_layers=1, halt_max_steps=4, halt_exploration_prob=1.0)
+    return dc.replace(demo(), arch=arch, data_path="data/maze-demo")
+
+
 PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo_hrm, debug,
-                                   trm_sudoku_mlp, trm_sudoku_att, trm_maze, trm_arc1, trm_arc2, trm_debug, demo)}
+                                   trm_sudoku_mlp, trm_sudoku_att, trm_maze, trm_arc1, trm_arc2, trm_debug, demo,
+                                   demo_maze)}
 
 
 # ---------------------------------------------------------------- overrides
