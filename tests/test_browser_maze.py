@@ -55,14 +55,16 @@ def test_maze_replay_plays_every_update_in_jupyterlab(lab, demo_run):  # noqa: F
             readouts = page.locator(".hrm-update-replay .widget-slider .widget-readout")
             segment, update = readouts.nth(0), readouts.nth(1)
             grid.scroll_into_view_if_needed()
-            page.locator(".hrm-update-replay .widget-play").nth(1).locator("button:has(i.fa-stop)").click()  # to update 1
+            play = page.locator(".hrm-update-replay .widget-play").nth(1)
+            play.locator("button:has(i.fa-stop)").click()  # to update 1
             page.wait_for_function(KERNEL_IDLE, timeout=30_000)
             page.wait_for_timeout(500)
             assert (segment.inner_text().strip(), update.inner_text().strip()) == ("1", "1")
             shot0 = grid.screenshot()
-            page.locator(".hrm-update-replay .widget-play").nth(1).locator("button:has(i.fa-play)").click()
-            page.wait_for_function("""([n, u]) => { const r = document.querySelectorAll('.hrm-update-replay .widget-slider .widget-readout');
-                                      return r.length > 1 && r[0].textContent.trim() === n && r[1].textContent.trim() === u; }""",
+            play.locator("button:has(i.fa-play)").click()
+            page.wait_for_function("""([n, u]) => {
+                const r = document.querySelectorAll('.hrm-update-replay .widget-slider .widget-readout');
+                return r.length > 1 && r[0].textContent.trim() === n && r[1].textContent.trim() === u; }""",
                                    arg=[str(up.steps), str(up.U)], timeout=120_000)
             page.wait_for_function(KERNEL_IDLE, timeout=30_000)
             page.wait_for_timeout(500)

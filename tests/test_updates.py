@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from hrmlib import compat, runs
+from hrmlib import parity, runs
 from hrmlib.look import plots, trace, updates
 from hrmlib.look.update_replay import UpdateReplay
 
@@ -15,7 +15,7 @@ from hrmlib.look.update_replay import UpdateReplay
 @pytest.fixture(scope="module", params=["hrm", "trm"])
 def fixture(request):
     d = FIXTURES / f"{request.param}-reference"
-    model = compat.fixture_model(d)
+    model = parity.fixture_model(d)
     tr = trace.trace(model, torch.load(d / "batch.pt", weights_only=True), keep="updates")
     return model, tr, updates.decode(model, tr, probe=True)
 
@@ -77,8 +77,8 @@ def _hand_made(rel_H, rel_L, right):
                      z_L_updates=None, family="trm", continue_loss=False)
     preds = np.stack([np.concatenate([labels[None] * 0, answer[:-1]])[t // 2] if t % 2 == 0 else answer[t // 2]
                       for t in range(2 * T)])
-    return updates.Updates(tr, ["L", "H"], preds, None, np.asarray(rel_H, float)[:, None], np.asarray(rel_L, float)[:, None],
-                           np.zeros((T, 1, B)), np.zeros((T, 1, B)))
+    rel = [np.asarray(r, float)[:, None] for r in (rel_H, rel_L)]
+    return updates.Updates(tr, ["L", "H"], preds, None, *rel, np.zeros((T, 1, B)), np.zeros((T, 1, B)))
 
 
 def test_wrong_attractors_on_a_hand_made_trace():
@@ -87,8 +87,9 @@ def test_wrong_attractors_on_a_hand_made_trace():
     # puzzle 1: stops from segment 2 on with the right answer: settled, not a wrong attractor
     # puzzle 2: z_H stops but z_L keeps moving: not stuck; puzzle 3: stops only at the last segment (too short)
     # puzzle 4: stops from segment 2 while wrong, but is right at segment 3 with its state unmoved: not wrong throughout
-    rel_H = [[big] * 5, [small, small, small, big, small], [small, small, small, big, small], [small, small, small, small, small]]
-    rel_L = [[big] * 5, [small, small, big, big, small], [small, small, big, big, small], [small, small, big, small, small]]
+    b, s = big, small
+    rel_H = [[b] * 5, [s, s, s, b, s], [s, s, s, b, s], [s, s, s, s, s]]
+    rel_L = [[b] * 5, [s, s, b, b, s], [s, s, b, b, s], [s, s, b, s, s]]
     right = np.array([[0, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 1, 0, 0, 1], [0, 1, 0, 0, 0]], bool)
     up = _hand_made(rel_H, rel_L, right)
     np.testing.assert_array_equal(up.correct[1::2], right)
