@@ -8,7 +8,7 @@ import torch
 
 from conftest import FIXTURES
 from hrmlib import parity, runs
-from hrmlib.look import plots, trace, updates
+from hrmlib.look import depth, plots, trace, updates
 from hrmlib.look.update_replay import UpdateReplay
 
 
@@ -120,11 +120,11 @@ def test_step_size_exit_on_a_hand_made_trace():
 def test_refinement_gap_and_updates_on_the_debug_run(notebook_run):
     m = trace.load(notebook_run)
     T0 = m.model.cfg.halt_max_steps
-    sweep = updates.depth_sweep(m)
+    sweep = depth.sweep(m)
     assert sweep.steps == 8 * T0 and sweep.batch == 64
     acc = sweep.correct.mean(1)
     gap = {f: acc[f * T0 - 1] - acc[T0 - 1] for f in (2, 4, 8)}
-    assert updates.refinement_gap(sweep) == pytest.approx(gap)
+    assert depth.refinement_gap(sweep) == pytest.approx(gap)
     row, = runs.table([str(notebook_run)])
     assert row["refinement_gap"] == pytest.approx(gap)  # read back from <run>/eval/step_<N>/depth.json
     ev = runs.read_json(trace.eval_dir(m) / "metrics.json")  # the trainer's evaluation of the same checkpoint

@@ -9,7 +9,6 @@ on a wrong answer, an exit rule from the step size, and what running deeper than
     updates.critical(up.answers(up.correct))        # [B] answer update after which it stays right
     updates.attractors(up)                          # [B] where a puzzle stopped moving on a wrong answer
     updates.early_exit(up, 0.01)                    # exit when the answer state moves < 1 %
-    sweep = updates.depth_sweep(m, limit=256)       # 8× the trained segments; <run>/eval/step_<N>/depth.json
 
 Decoding applies the model's own heads (`ACT.heads`) to the states the trace recorded with
 keep="updates" — HRM: z_H, TRM: the answer y (= z_H); with `probe=True` also to z_L (TRM's latent z,
@@ -33,7 +32,6 @@ import torch
 from tqdm.auto import tqdm
 
 from . import trace as T_
-from ..runs import atomic_write
 
 EPS, STILL = 0.01, 2  # a wrong attractor: step size of both states < EPS for STILL answer updates (docs/dynamics.md)
 
@@ -350,30 +348,3 @@ def early_exit(up: Updates, threshold: float, level: str = "H") -> tuple[np.ndar
     stop[-1] = True
     used = stop.argmax(0) + 1
     return up.trace.correct[used - 1, np.arange(up.batch)], used
-
-
-FACTORS = (2, 4, 8)  # test-time depth: multiples of the trained segments
-
-
-def refinement_gap(tr: T_.Trace, factors=FACTORS) -> dict[int, float]:
-    """{f: exact accuracy after f × the trained segments − after the trained number}, for the factors
-    the trace reaches (its steps): what running the refinement loop longer at test time buys."""
-    T0, acc = tr.train_max_steps, tr.correct.mean(1)
-    return {f: float(acc[f * T0 - 1] - acc[T0 - 1]) for f in factors if f * T0 <= tr.steps}
-
-
-def depth_sweep(m: T_.Loaded, limit: int = 0, factor: int = max(FACTORS), save: bool = True) -> T_.Trace:
-    """Trace `factor` × the trained segments (eval never halts early, so the first ones are a normal
-    evaluation) and write the accuracy after each segment and the refinement gap to
-    <run>/eval/step_<N>/depth.json (beside the checkpoint's evaluation; `runs.table` reads it)."""
-    import json
-    tr = T_.trace_depth(m, factor * m.model.cfg.halt_max_steps, limit=limit)
-    if save and m.checkpoint is not None:
-        out = T_.eval_dir(m)
-        out.mkdir(parents=True, exist_ok=True)
-        doc = {"checkpoint": str(m.checkpoint), "data_path": str(m.data_path), "puzzles": tr.batch,
-               "trained_segments": tr.train_max_steps, "exact_accuracy": tr.correct.mean(1).tolist(),
-               "token_accuracy": tr.token_accuracy.mean(1).tolist(),
-               "refinement_gap": {str(f): g for f, g in refinement_gap(tr).items()}}
-        atomic_write(out / "depth.json", json.dumps(doc, indent=1))
-    return tr

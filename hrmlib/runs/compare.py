@@ -49,7 +49,7 @@ def best(rows: list[dict]) -> dict | None:
 
 def refinement_gap(run) -> dict | None:
     """{factor: exact accuracy at factor × the trained segments − at the trained number} from the newest
-    depth sweep on the run's own data (<run>/eval/step_<N>/depth.json, `hrmlib.look.updates.depth_sweep`)."""
+    depth sweep on the run's own data (<run>/eval/step_<N>/depth.json, `hrmlib.look.depth.sweep`)."""
     sweeps = [p for p in Path(run, "eval").glob("step_*/depth.json") if p.parent.name[5:].isdigit()]
     if not sweeps:
         return None
