@@ -187,17 +187,10 @@ def decode(model, tr: T_.Trace, probe: bool = False) -> Updates:
 
 def trace_updates(m: T_.Loaded, indices=None, limit: int = 0, max_steps: Optional[int] = None, probe: bool = False,
                   batch_size: int = 64, split: str = "test") -> Updates:
-    """Trace and decode example rows of the model's dataset batch by batch (default: the whole split,
-    or its first `limit` rows), keeping only what is decoded: the full states of one batch at a time."""
-    from ..data import load_split
-    data = load_split(m.data_path, split)
-    idx = np.arange(data.num_examples) if indices is None else np.asarray(indices, dtype=np.int64)
-    idx = idx[:limit] if limit else idx
-    parts = []
-    for k in tqdm(range(0, len(idx), batch_size), desc="decode updates", leave=False, disable=len(idx) <= batch_size):
-        rows = idx[k:k + batch_size]
-        tr = T_.trace(m.model, T_.select(data, rows), max_steps=max_steps, keep="updates", task=m.task, index=rows)
-        parts.append(decode(m.model, tr, probe))
+    """Trace and decode example rows of the model's dataset batch by batch (`trace.batches`: default the
+    whole split, or its first `limit` rows), keeping only what is decoded: the full states of one batch at a time."""
+    parts = [decode(m.model, T_.trace(m.model, b, max_steps=max_steps, keep="updates", task=m.task, index=rows), probe)
+             for rows, b in tqdm(T_.batches(m, indices, limit, split, batch_size), desc="decode updates", leave=False)]
     return parts[0] if len(parts) == 1 else concat(parts)
 
 
