@@ -300,16 +300,13 @@ def demo() -> Config:
 
 
 def demo_maze() -> Config:
-    """`make demo PRESET=demo_maze`: a TRM that finds the shortest path through generated 9×9 mazes on
-    two CPU cores in minutes, drawing the path over several segments (measured: docs/benchmarks.md).
+    """`make demo PRESET=demo_maze`: a TRM that finds the shortest path through generated 9×9 mazes,
+    meant to train on two CPU cores in minutes and draw the path over several segments. Provisional:
+    not yet measured to its goal (docs/benchmarks.md, "The maze demo").
 
-    The `demo` model with one block instead of two (L_layers=1): with two, one segment already solves
-    97 % of these mazes and the later ones only drift; with one, a segment cannot finish a long path and
-    the answer grows segment by segment. Every row is made to run at least U{2..halt_max_steps}
-    segments (halt_exploration_prob=1): when Q lets solved mazes halt after one segment, the later
-    segments only ever train on unsolved ones and learn to change right answers too (exact accuracy
-    peaked at segment 2–4 and fell by up to 30 points by segment 6). Four segments: past the fourth
-    the answer no longer improves."""
+    The `demo` model with one block instead of two (L_layers=1), so one segment cannot finish a long
+    path; every row runs at least U{2..halt_max_steps} segments (halt_exploration_prob=1), so the later
+    segments also train on mazes already solved and learn to keep a right answer; four segments."""
     arch = dc.replace(demo().arch, L_layers=1, halt_max_steps=4, halt_exploration_prob=1.0)
     return dc.replace(demo(), arch=arch, data_path="data/maze-demo")
 
