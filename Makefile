@@ -31,7 +31,7 @@ test-fast: install
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow and not browser" tests
 
 # The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
-# PRESET: demo (a TRM, the default) or demo_hrm (the HRM demo).
+# PRESET: demo (a TRM on Sudoku, the default), demo_maze (a TRM on generated mazes) or demo_hrm (the HRM demo).
 # DEMO_ARGS: config overrides for the demo's training, e.g. make demo DEMO_ARGS="seed=1"
 PRESET ?= demo
 DEMO_ARGS ?=
@@ -39,7 +39,7 @@ ifndef DEMO_RUN
 DEMO_RUN := runs/$(PRESET)-$(shell date +%Y%m%d-%H%M%S)
 endif
 demo: install
-	@echo "== 1/4 building the $(PRESET) preset's Sudoku dataset with the built-in generator (offline)"
+	@echo "== 1/4 building the $(PRESET) preset's dataset with the built-in generator (offline)"
 	$(PY) -m hrmlib.launch data $(PRESET)
 	@echo "== 2/4 training $(PRESET) through notebooks/02_train.ipynb (papermill) → $(DEMO_RUN)"
 	launch/notebook notebooks/02_train.ipynb preset=$(PRESET) run_dir=$(abspath $(DEMO_RUN)) $(DEMO_ARGS)

@@ -64,6 +64,17 @@ def test_generator_size_and_min_path_knobs():
         maze.generate(2, np.random.default_rng(0), size=7, min_path_len=200)
 
 
+def test_generated_test_mazes_are_held_out():
+    """On 7×7 grids draws repeat often: the test split still holds no training maze (nor a transform of
+    one) and no maze twice; when too few distinct mazes exist (5×5), one line says what to change."""
+    d = maze.load_source("generate", 0, 600, 100, 7, 6, 0.0)
+    train = {maze.dihedral(x, t).tobytes() for x in d["train"][0] for t in range(8)}
+    test = [x.tobytes() for x in d["test"][0]]
+    assert len(test) == 100 == len(set(test)) and not train & set(test)
+    with pytest.raises(DataError, match="fewer than 50 test mazes"):
+        maze.load_source("generate", 0, 100, 50, 5, 3, 0.0)
+
+
 def test_fixture_labels_match_our_bfs():
     d = load_split(FIX / "maze-tiny-aug", "train")
     q, y = np.asarray(d.inputs).reshape(-1, 9, 9), np.asarray(d.labels).reshape(-1, 9, 9)

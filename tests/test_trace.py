@@ -11,7 +11,7 @@ import torch
 
 from conftest import FIXTURES
 from hrmlib import parity
-from hrmlib.look import plots, report, trace
+from hrmlib.look import depth, plots, report, trace
 
 FX = FIXTURES / "hrm-reference"
 
@@ -89,6 +89,9 @@ def test_depth_sweep_extends_the_rollout_unchanged(fixture):
     deep = trace.trace(model, batch, max_steps=9)
     assert deep.steps == 9 and deep.train_max_steps == 4 and model.cfg.halt_max_steps == 4
     np.testing.assert_array_equal(deep.logits[:4], short.logits)
+    by = depth.by_limit(deep, (1, 2, 9, 10))  # a halting limit the trace does not reach is left out
+    assert list(by) == [1, 2, 9] and by[2] == trace.trace(model, batch, max_steps=2).correct[-1].mean()
+    assert by[9] == deep.correct[-1].mean() and list(depth.refinement_gap(deep)) == [2]  # 4× and 8× exceed 9
     fig = plots.depth_sweep(deep)  # accuracy after each of the 9 steps, the trained depth marked; compute
     (x, exact), (_, token), (mark, _) = lines(fig.axes[0])
     np.testing.assert_array_equal(x, np.arange(1, 10))

@@ -250,16 +250,23 @@ def select(split, indices) -> dict:
     return collate(split, np.asarray(indices, dtype=np.int64))
 
 
-def trace_examples(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_size: int = 64,
-                   **kw) -> Trace:
-    """Trace example rows of the model's dataset (default: the whole split, or its first `limit`
-    rows), batch by batch; keyword arguments as `trace` (keep, reduce, max_steps)."""
+def batches(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_size: int = 64):
+    """(rows, batch) over example rows of the model's dataset (default: the whole split, or its first
+    `limit` rows), `batch_size` at a time."""
     from ..data import load_split
     data = load_split(m.data_path, split)
     idx = np.arange(data.num_examples) if indices is None else np.asarray(indices, dtype=np.int64)
     idx = idx[:limit] if limit else idx
-    parts = [trace(m.model, select(data, idx[k:k + batch_size]), task=m.task, index=idx[k:k + batch_size], **kw)
-             for k in range(0, len(idx), batch_size)]
+    for k in range(0, len(idx), batch_size):
+        yield idx[k:k + batch_size], select(data, idx[k:k + batch_size])
+
+
+def trace_examples(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_size: int = 64,
+                   **kw) -> Trace:
+    """Trace example rows of the model's dataset (`batches`), batch by batch; keyword arguments as
+    `trace` (keep, reduce, max_steps)."""
+    parts = [trace(m.model, b, task=m.task, index=rows, **kw)
+             for rows, b in batches(m, indices, limit, split, batch_size)]
     return parts[0] if len(parts) == 1 else concat(parts)
 
 

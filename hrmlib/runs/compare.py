@@ -47,6 +47,16 @@ def best(rows: list[dict]) -> dict | None:
     return max(rows, key=lambda r: (r["exact_accuracy"], -r["step"]), default=None)
 
 
+def refinement_gap(run) -> dict | None:
+    """{factor: exact accuracy at factor × the trained segments − at the trained number} from the newest
+    depth sweep on the run's own data (<run>/eval/step_<N>/depth.json, `hrmlib.look.depth.sweep`)."""
+    sweeps = [p for p in Path(run, "eval").glob("step_*/depth.json") if p.parent.name[5:].isdigit()]
+    if not sweeps:
+        return None
+    newest = max(sweeps, key=lambda p: int(p.parent.name[5:]))
+    return {int(f): g for f, g in read_json(newest)["refinement_gap"].items()}
+
+
 def summary(run: Path) -> dict:
     """One run: what it is, how far it got, its best evaluation, its hardware."""
     saved = read_json(run / "config.json")
@@ -59,7 +69,7 @@ def summary(run: Path) -> dict:
             "seed": saved["config"]["seed"], "steps": train[-1]["step"] if train else 0,
             "best_exact": top["exact_accuracy"] if top else None, "best_step": top["step"] if top else None,
             "last_exact": test[-1]["exact_accuracy"] if test else None,
-            "wall_time_s": train[-1].get("wall_time") if train else None,
+            "wall_time_s": train[-1].get("wall_time") if train else None, "refinement_gap": refinement_gap(run),
             "hardware": f"{env.get('world_size', '?')} × {env.get('device_name') or env.get('device', '?')}",
             "config": {k: v for k, v in flat(from_saved(saved["config"]).to_dict()).items() if k not in not_compared()}}
 
@@ -105,12 +115,14 @@ def checkpoint_evals(run, variant: str = "") -> list[dict]:
 def markdown(rows: list[dict]) -> str:
     """The table as Markdown (notebooks display it)."""
     varying = list(rows[0]["differs"]) if rows else []
-    head = ["run", "preset", "family", *varying, "steps", "best exact (step)", "wall time", "hardware"]
+    head = ["run", "preset", "family", *varying, "steps", "best exact (step)", "refinement gap 2×/4×/8×",
+            "wall time", "hardware"]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         top = f"{r['best_exact']:.1%} ({r['best_step']})" if r["best_exact"] is not None else "–"
         wall = f"{r['wall_time_s'] / 60:.1f} min" if r["wall_time_s"] else "–"
+        gap = " / ".join(f"{g:+.1%}" for g in r["refinement_gap"].values()) if r.get("refinement_gap") else "–"
         lines.append("| " + " | ".join([r["run"], r["preset"], r["family"], *(fmt(r["differs"][k]) for k in varying),
-                                        str(r["steps"]), top, wall, r["hardware"]]) + " |")
+                                        str(r["steps"]), top, gap, wall, r["hardware"]]) + " |")
     return "\n".join(lines)

@@ -13,7 +13,8 @@ carve a perfect maze (randomised depth-first search over rooms at odd coordinate
 fraction `loop_prob` of the remaining inner walls so that several routes exist and "shortest"
 matters, then put S on a random open cell and G on a random cell at BFS distance >=
 `min_path_len` (110 by default) from it. The label is the BFS shortest path, broken towards the
-first neighbour in (up, left, down, right) order so it is deterministic.
+first neighbour in (up, left, down, right) order so it is deterministic. Test mazes are held out: none
+equals a training maze or one of its 8 transforms (on small grids such repeats happen).
 """
 from __future__ import annotations
 
@@ -145,14 +146,32 @@ def generate(count: int, rng: np.random.Generator, size: int = 30, min_path_len:
     return q, shortest_path_labels(q)
 
 
+def _held_out(train: np.ndarray, count: int, rng, *args):
+    """`count` generated test mazes, no two alike and none equal to a training maze under any of the 8
+    dihedral transforms (small grids repeat: of 400 9×9 draws, 21 were training mazes); repeats are drawn again."""
+    seen = {x.tobytes() for t in range(8) for x in np.ascontiguousarray(dihedral(train, t))}
+    keep = []
+    for _ in range(100):
+        q, y = generate(count - len(keep), rng, *args)
+        for x, lab in zip(q, y):
+            if x.tobytes() not in seen:
+                seen.add(x.tobytes())
+                keep.append((x, lab))
+        if len(keep) == count:
+            return np.stack([x for x, _ in keep]), np.stack([lab for _, lab in keep])
+    raise DataError(f"generate: fewer than {count} test mazes differ from the training ones; lower --gen-test-count "
+                    "or --gen-count, or raise --gen-size")
+
+
 def load_source(source: str, seed: int, gen_count: int, gen_test_count: int, gen_size: int,
                 gen_min_path_len: int, gen_loop_prob: float, progress: bool = False):
     """-> {split: (questions, labels)} as token grids [N, n, n]."""
     kind, arg = parse_source(source, SOURCES)
     if kind == "generate":
         rng = np.random.default_rng([seed, 1])
-        return {s: generate(k, rng, gen_size, gen_min_path_len, gen_loop_prob, progress)
-                for s, k in (("train", gen_count), ("test", gen_test_count))}
+        train = generate(gen_count, rng, gen_size, gen_min_path_len, gen_loop_prob, progress)
+        return {"train": train, "test": _held_out(train[0], gen_test_count, rng, gen_size, gen_min_path_len,
+                                                  gen_loop_prob, progress)}
     d = csv_dir(kind, arg)
     out = {}
     for split in ("train", "test"):
