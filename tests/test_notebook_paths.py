@@ -43,3 +43,13 @@ def test_a_relative_output_dir_builds_under_the_home(home):
            'options={"gen_count": 20, "gen_test_count": 4}', "subsample_size=20", "num_aug=0")
     assert load_split(home / "data" / "nbrel", "train").num_groups == 20
     assert not list((home.parent / "elsewhere").iterdir())
+
+
+def test_a_run_with_a_relative_data_path_opens_from_another_home(home, monkeypatch):
+    """A JupyterLab rooted elsewhere: the run's relative data_path is found beside the run's home."""
+    from hrmlib import runs
+    run_py("-m", "hrmlib.train", "debug", "data_path=data/s", "run_dir=runs/r", "max_steps=2",
+           env={"HRM_WORKBENCH_HOME": str(home)}, check=True)
+    monkeypatch.setenv("HRM_WORKBENCH_HOME", str(home.parent / "elsewhere"))
+    m = runs.open(home / "runs" / "r")
+    assert m.data_path == home / "data" / "s" and m.config.data_path == "data/s"

@@ -121,6 +121,9 @@ def _open_run(source, step, data_path, overrides, device) -> Opened:
     trained = from_saved(state["config"])
     cfg = apply(trained, [*overrides, *([f"data_path={data_path}"] if data_path else [])])
     data = resolve(cfg.data_path)
+    beside = ck.parents[3] / cfg.data_path  # <home>/runs/<id>/checkpoints/step_N: where a relative one was
+    if not data_path and not Path(cfg.data_path).is_absolute() and not data.exists() and beside.exists():
+        data = beside  # opened from outside the home it was trained in (a lab rooted elsewhere)
     # a checkpoint written without its sizes (before 2026-12): the dataset's
     dims = state.get("dims") or {k: getattr(read_metadata(data / "test" / "dataset.json"), k) for k in DIMS}
     if data_path or (data / "identifiers.json").exists():  # the dataset it was trained on may be gone
