@@ -117,7 +117,7 @@ def parse(spec: str) -> Spec:
 def resolve(spec, offline: bool | None = None, cache_dir=None, quiet: bool = False) -> Resolved:
     """The local step file and all_config.yaml of an hf: name, downloaded into the huggingface_hub
     cache unless there already. `offline` defaults to HF_HUB_OFFLINE, `cache_dir` to HF_HUB_CACHE."""
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
     s = parse(spec) if isinstance(spec, str) else spec
     cache = Path(cache_dir or constants.HF_HUB_CACHE)
     offline = constants.HF_HUB_OFFLINE if offline is None else offline
@@ -140,6 +140,9 @@ def resolve(spec, offline: bool | None = None, cache_dir=None, quiet: bool = Fal
         raise HubError(f"{name}: no {CONFIG} beside step_{step} {where}, and the model's config is read from it; "
                        f"files there: {_listing(folder, files)}")
     kw = dict(repo_id=s.repo, revision=commit, cache_dir=cache, local_files_only=where == "in the cache")
+    if where != "in the cache" and not quiet and not isinstance(try_to_load_from_cache(filename=f"{folder}step_{step}", **{
+            k: kw[k] for k in ("repo_id", "revision", "cache_dir")}), str):
+        print(f"downloading {name}@step_{step} ({size(files[f'{folder}step_{step}'] or 0)}) into {cache}", flush=True)
     config = Path(hf_hub_download(filename=folder + CONFIG, **kw))
     file = Path(hf_hub_download(filename=f"{folder}step_{step}", **kw))
     r = Resolved(spec if isinstance(spec, str) else str(s), s.repo, s.subfolder, s.revision, commit, step, file, config,

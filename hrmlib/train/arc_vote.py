@@ -9,13 +9,13 @@ TRM's partial credit, P25). pass@K = solved tasks / tasks with ground truth; pas
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..data.builders.arc import IDENTITY, grid_hash, invert
 from ..runs import atomic_write, load_preds
 
 KS = (1, 2, 10, 100, 1000)
@@ -35,37 +35,53 @@ def crop(seq: np.ndarray) -> np.ndarray:
     return (g[:size[0], :size[1]] - 2).astype(np.uint8)  # pinned dtype: hashes never depend on it (P18)
 
 
-def grid_hash(g: np.ndarray) -> str:
-    g = np.ascontiguousarray(g, dtype=np.uint8)
-    return hashlib.sha256(bytes(g.shape) + g.tobytes()).hexdigest()
+def sigmoid(q) -> float:
+    return 1 / (1 + np.exp(-float(q)))
+
+
+def ballots(inputs: np.ndarray, preds: np.ndarray, q_halt: np.ndarray, puzzle_ids: np.ndarray, augmentations: list):
+    """The votes behind scoring and submissions. Returns (tests: task → its test inputs' hashes in
+    row order, from the un-augmented puzzle; votes: (task, input hash) → {prediction hash: (grid in
+    the task's frame, [sigmoid(q_halt) of each vote])}, candidates in the order first voted for)."""
+    tests: dict[str, list] = defaultdict(list)
+    for x, pid in zip(inputs, puzzle_ids):
+        aug = augmentations[pid]
+        if aug is not None and aug[1] == 0 and aug[2] == IDENTITY:
+            tests[aug[0]].append(grid_hash(crop(x)))
+    votes: dict = defaultdict(dict)
+    for x, p, q, pid in zip(inputs, preds, q_halt, puzzle_ids):
+        aug = augmentations[pid]
+        if aug is None or aug[0] not in tests:
+            continue  # padding, or a task whose original version is not in this split
+        task, tid, colours = aug
+        key = (task, grid_hash(invert(crop(x), tid, colours)))
+        if key[1] not in tests[task]:
+            continue  # cannot happen for a consistent dataset; never let it score
+        g = invert(crop(p), tid, colours)
+        votes[key].setdefault(grid_hash(g), (g, []))[1].append(sigmoid(q))
+    return tests, votes
+
+
+def ranked(candidates: dict) -> list[str]:
+    """Prediction hashes by votes, then by mean sigmoid(q_halt): the original's ranking."""
+    return sorted(candidates, key=lambda h: (len(candidates[h][1]), np.mean(candidates[h][1])), reverse=True)
 
 
 def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.ndarray,
          puzzle_ids: np.ndarray, augmentations: list) -> dict:
     """Score predictions of the test split. Arrays are per example; augmentations[pid] is
     [task, dihedral id, colour map] (None for the blank id). Returns pass@K and per-task results."""
-    from ..data.builders.arc import invert
     truth: dict[str, dict[str, str]] = defaultdict(dict)  # task → input hash → output hash
     for x, y, pid in zip(inputs, labels, puzzle_ids):
         aug = augmentations[pid]
-        if aug is not None and aug[1] == 0 and aug[2] == "0123456789":
+        if aug is not None and aug[1] == 0 and aug[2] == IDENTITY:
             truth[aug[0]][grid_hash(crop(x))] = grid_hash(crop(y))
-    votes: dict = defaultdict(lambda: defaultdict(list))  # (task, input hash) → pred hash → [q …]
-    for x, p, q, pid in zip(inputs, preds, q_halt, puzzle_ids):
-        aug = augmentations[pid]
-        if aug is None or aug[0] not in truth:
-            continue  # padding, or a task whose original version is not in this split
-        task, tid, colours = aug
-        key = (task, grid_hash(invert(crop(x), tid, colours)))
-        if key[1] not in truth[task]:
-            continue  # cannot happen for a consistent dataset; never let it score
-        votes[key][grid_hash(invert(crop(p), tid, colours))].append(1 / (1 + np.exp(-float(q))))
+    _, votes = ballots(inputs, preds, q_halt, puzzle_ids, augmentations)
     per_task = {}
     for task, inputs_truth in sorted(truth.items()):
         ranks = []
         for h_in, h_out in sorted(inputs_truth.items()):
-            v = votes[(task, h_in)]
-            order = sorted(v, key=lambda h: (len(v[h]), np.mean(v[h])), reverse=True)
+            order = ranked(votes.get((task, h_in), {}))
             ranks.append(order.index(h_out) + 1 if h_out in order else None)
         per_task[task] = {"test_inputs": len(ranks), "rank_of_truth": ranks}
     solved = lambda k: sum(all(r is not None and r <= k for r in t["rank_of_truth"]) for t in per_task.values())
