@@ -123,8 +123,8 @@ def make(root: Path) -> HubCache:
          "cfg": all_config("hrm-reference", data["hrm"], "HierarchicalReasoningModel_ACTV1 fixture-run"),
          "attr": b"step_* filter=lfs diff=lfs merge=lfs -text\n"}
     add_repo(cache, HRM_REPO, [((HRM[0], "v1"), {"step_10": h["init"], "all_config.yaml": h["cfg"]}),
-                               ((HRM[1], "main"), {"step_10": h["init"], "step_20": h["fx"], "all_config.yaml": h["cfg"],
-                                                   ".gitattributes": h["attr"]})])
+                               ((HRM[1], "main"), {"step_10": h["init"], "step_20": h["fx"],
+                                                   "all_config.yaml": h["cfg"], ".gitattributes": h["attr"]})])
     t = {"init": _weights("trm-reference", "init_state_dict.compiled.pt"),
          "fx": _weights("trm-reference", "state_dict.compiled.pt"),
          "cfg": all_config("trm-reference", data["trm"], "TinyRecursiveReasoningModel_ACTV1 fixture-run")}

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from hrmlib.compat import arch_from_original, read_config, to_original
-from hrmlib.config import ArchConfig, ConfigError
+from hrmlib.config import ArchConfig
+from hrmlib.errors import UserError
 from hrmlib.model import build
-from hrmlib.runs import releases
+from hrmlib.runs import data_dims, releases
 from hrmlib.runs.fit import FitError, check_fit, param_counts, read_shapes, trained_dims
 from conftest import FIXTURES, ROOT
 from hub_cache import DIMS, fixture_dataset
@@ -23,7 +24,8 @@ def _fixture(family):
 @pytest.mark.parametrize("family, params", [("hrm", 263_170), ("trm", 57_858)])  # the fixture READMEs' counts
 def test_the_fixtures_fit_their_data_and_are_counted(tmp_path, family, params):
     shapes, arch = _fixture(family)
-    fit = check_fit(shapes, arch, fixture_dataset(tmp_path / "d", f"{family}-reference"))
+    d = fixture_dataset(tmp_path / "d", f"{family}-reference")
+    fit = check_fit(shapes, arch, data_dims(d), d)
     table = 5 * arch.emb_ndim
     assert (fit.params, fit.table) == (params, table) == param_counts(shapes, arch.name)
     assert f"{params:,} parameters ({params + table:,} with the puzzle table)" in str(fit)
@@ -32,7 +34,8 @@ def test_the_fixtures_fit_their_data_and_are_counted(tmp_path, family, params):
 
 
 @pytest.mark.parametrize("change, says", [
-    ({"num_puzzle_identifiers": 6}, "trained on a dataset with 5 puzzle ids; {d} has 6: use the dataset it was trained on"),
+    ({"num_puzzle_identifiers": 6},
+     "trained on a dataset with 5 puzzle ids; {d} has 6: use the dataset it was trained on"),
     ({"num_puzzle_identifiers": 4}, "trained on a dataset with 5 puzzle ids; {d} has 4"),
     ({"vocab_size": 8}, "trained on a dataset with 7 tokens in its vocabulary; {d} has 8"),
 ])
@@ -41,8 +44,8 @@ def test_another_build_is_one_line(tmp_path, family, change, says):
     shapes, arch = _fixture(family)
     d = fixture_dataset(tmp_path / "d", f"{family}-reference", change)
     with pytest.raises(FitError) as e:
-        check_fit(shapes, arch, d)
-    assert says.format(d=d) in str(e.value) and "\n" not in str(e.value) and isinstance(e.value, ConfigError)
+        check_fit(shapes, arch, data_dims(d), d)
+    assert says.format(d=d) in str(e.value) and "\n" not in str(e.value) and isinstance(e.value, UserError)
 
 
 @pytest.mark.parametrize("kw", [dict(name="trm", mlp_t=True, pos_encodings="none", puzzle_emb_len=2),
@@ -53,19 +56,21 @@ def test_sequence_length_where_the_weights_fix_it(tmp_path, kw):
     sd = to_original(build(arch, DIMS).state_dict(), compiled=True, family=arch.name)
     assert trained_dims(sd, arch) == DIMS
     with pytest.raises(FitError, match=r"with 16 tokens per puzzle; .* has 20"):
-        check_fit(sd, arch, fixture_dataset(tmp_path / "d", "hrm-reference", {"seq_len": 20}))
-    rope, _ = _fixture("hrm")
-    assert check_fit(rope, _fixture("hrm")[1], fixture_dataset(tmp_path / "r", "hrm-reference", {"seq_len": 20})).seq_len == 20
+        check_fit(sd, arch, {**DIMS, "seq_len": 20}, "data/longer")
+    rope, arch = _fixture("hrm")
+    assert check_fit(rope, arch, {**DIMS, "seq_len": 20}).seq_len == 20
 
 
 def test_a_known_release_names_its_build(tmp_path):
     shapes, arch = _fixture("hrm")
     d = fixture_dataset(tmp_path / "d", "hrm-reference", {"num_puzzle_identifiers": 6})
     with pytest.raises(FitError) as e:
-        check_fit(shapes, arch, d, release="hf:sapientinc/HRM-checkpoint-ARC-2@step_1", where="hf:sapientinc/HRM-checkpoint-ARC-2")
+        check_fit(shapes, arch, data_dims(d), d, release="hf:sapientinc/HRM-checkpoint-ARC-2@step_1",
+                  where="hf:sapientinc/HRM-checkpoint-ARC-2")
     msg = str(e.value)
     assert msg.startswith("hf:sapientinc/HRM-checkpoint-ARC-2 was trained on a dataset with 5 puzzle ids")
-    assert "it needs data/arc-2-aug-1000 (ARC-AGI-2), built with: python -m hrmlib.data arc --output-dir data/arc-2-aug-1000" in msg
+    assert ("it needs data/arc-2-aug-1000 (ARC-AGI-2), built with: python -m hrmlib.data arc "
+            "--output-dir data/arc-2-aug-1000") in msg
     assert "exact build's identifiers.json" in msg
 
 

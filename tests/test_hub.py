@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from hrmlib.compat import load_original
+from hrmlib import runs
+from hrmlib.compat import to_ours
 from hrmlib.runs.hub import GRAMMAR, HubError, Spec, parse, resolve
 from conftest import FIXTURES
 from hub_cache import DIMS, HRM, HRM_REPO, TRM, TRM_FOLDER, TRM_REPO
@@ -38,13 +39,9 @@ def test_bad_names_are_one_line(name):
 def _rollout(model, fixture):
     """The fixture's eval rollout (every segment's logits and Q values) on its batch."""
     batch = torch.load(FIXTURES / fixture / "batch.pt", weights_only=True)
-    out, model = [], model.eval()
     with torch.inference_mode():
-        carry = model.initial_carry(batch)
-        for _ in range(model.cfg.halt_max_steps):
-            carry, o = model(carry, batch)
-            out.append(torch.cat([o["logits"].flatten(), o["q_halt_logits"], o["q_continue_logits"]]))
-    return torch.stack(out)
+        return torch.stack([torch.cat([o["logits"].flatten(), o["q_halt_logits"], o["q_continue_logits"]])
+                            for _, o in model.rollout(batch)])
 
 
 @pytest.mark.parametrize("name, fixture, commit, step, steps", [(HF_HRM, "hrm-reference", HRM[1], 20, (10, 20)),
@@ -56,8 +53,8 @@ def test_resolves_offline_and_loads_the_fixture_weights(hf_offline, capsys, name
     assert r.file.is_relative_to(hf_offline.cache / f"models--{r.repo.replace('/', '--')}" / "snapshots" / commit)
     assert r.size == r.file.stat().st_size > 0 and r.pinned == f"{name}@{commit}@step_{step}"
     assert f"step_{step}, the newest of 2" in capsys.readouterr().out
-    hub = load_original(r.file, r.config, DIMS)
-    direct = load_original(FIXTURES / fixture / "state_dict.compiled.pt", FIXTURES / fixture / "config.json")
+    hub = runs.open(name).model  # its all_config.yaml names the dataset, which gives the sizes
+    direct = runs.open(FIXTURES / fixture / "state_dict.compiled.pt", config=FIXTURES / fixture / "config.json").model
     assert type(hub) is type(direct) and hub.cfg.loss == direct.cfg.loss
     assert torch.equal(_rollout(hub, fixture), _rollout(direct, fixture))
     # and those are the original's numbers (the fixture's eval rollout, last segment)
@@ -76,9 +73,9 @@ def test_other_revisions_and_steps(hf_offline, name, commit, step):
     r = resolve(name, quiet=True)
     assert (r.commit, r.step, r.chosen) == (commit, step, "step_" not in name) and r.file.name == f"step_{step}"
     fixture = "hrm-reference" if "HRM" in name else "trm-reference"
-    m = load_original(r.file, r.config, DIMS)
+    m = runs.open(name).model
     init = torch.load(FIXTURES / fixture / "init_state_dict.compiled.pt", weights_only=True)  # step_10 / step_3
-    assert all(torch.equal(m.state_dict()[k], v) for k, v in load_original(init, r.config, DIMS).state_dict().items())
+    assert all(torch.equal(m.state_dict()[k], v) for k, v in to_ours(init, m.family).items())
 
 
 @pytest.mark.parametrize("name, expect", [
@@ -97,7 +94,7 @@ def test_each_problem_is_one_line(hf_offline, name, expect):
 def test_no_all_config_yaml_is_one_line(hf_offline, tmp_path):
     from hub_cache import add_repo
     add_repo(tmp_path, "fixture-org/bare", [(("c" * 40, "main"), {"step_5": b"x", "notes.txt": b"y"})])
-    with pytest.raises(HubError, match=r"no all_config.yaml beside step_5 in the cache.*files there: notes.txt, step_5"):
+    with pytest.raises(HubError, match=r"no all_config.yaml beside step_5 in the cache.*there: notes.txt, step_5"):
         resolve("hf:fixture-org/bare", cache_dir=tmp_path, quiet=True)
 
 
@@ -119,4 +116,5 @@ def test_the_cache_is_what_huggingface_hub_reads(hf_offline):
     assert not info.warnings and {r.repo_id for r in info.repos} == {HRM_REPO, TRM_REPO}
     p = hf_hub_download(TRM_REPO, "all_config.yaml", subfolder=TRM_FOLDER, revision="v1")
     assert TRM[0] in p and "TinyRecursiveReasoningModel_ACTV1" in open(p).read()
-    assert json.loads((hf_offline.data["hrm"] / "test" / "dataset.json").read_text())["vocab_size"] == DIMS["vocab_size"]
+    meta = json.loads((hf_offline.data["hrm"] / "test" / "dataset.json").read_text())
+    assert meta["vocab_size"] == DIMS["vocab_size"]

@@ -62,8 +62,9 @@ def test_a_held_out_evaluation_gives_a_valid_submission_of_the_true_outputs(held
     for t in EVAL:
         for entry, (_, out) in zip(sub[t], ARC1[t].test):
             assert entry["attempt_1"] == entry["attempt_2"] == np.asarray(out).tolist()  # one candidate: repeated
-    assert res == {"submission": str(d / "out" / "submission.json"), "tasks": 3, "test_inputs": 5, "no_grid_predicted": 0,
-                   "excluded_arc1": 0, "excluded_arc1_training": 0, "excluded_arc1_evaluation": 0}
+    assert res == {"submission": str(d / "out" / "submission.json"), "tasks": 3, "test_inputs": 5,
+                   "no_grid_predicted": 0, "excluded_arc1": 0, "excluded_arc1_training": 0,
+                   "excluded_arc1_evaluation": 0}
     assert scores["pass@1"] == 1.0 and scores["tasks"] == 3  # what the scorer says of the same votes
 
 

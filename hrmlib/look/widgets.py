@@ -1,7 +1,8 @@
 """Interactive views of a trace (ipywidgets 8, JupyterLab 4): a step-by-step replay and a
 hidden-state explorer.
 
-    tr = inspect.trace_examples(inspect.load(run), range(16), keep="updates")
+    from hrmlib.look import trace, widgets
+    tr = trace.trace_examples(trace.load(run), range(16), keep="updates")
     widgets.Replay(tr)      # Play ▸ steps through the ACT segments of the chosen puzzle
     widgets.Explorer(tr)    # level / step / update → PCA of positions and per-position norms
 

@@ -48,8 +48,8 @@ class Spec:
     step: int | None = None  # None: the newest step_N in the folder
 
     def __str__(self) -> str:
-        return ("hf:" + "/".join(p for p in (self.repo, self.subfolder) if p) + (f"@{self.revision}" if self.revision else "")
-                + (f"@step_{self.step}" if self.step is not None else ""))
+        at = (f"@{self.revision}" if self.revision else "") + (f"@step_{self.step}" if self.step is not None else "")
+        return "hf:" + "/".join(p for p in (self.repo, self.subfolder) if p) + at
 
 
 @dc.dataclass(frozen=True)
@@ -90,7 +90,8 @@ def is_hf(name) -> bool:
 
 def parse(spec: str) -> Spec:
     bad = HubError(f"{spec!r} is not a Hugging Face checkpoint name; expected {GRAMMAR}, e.g. "
-                   "hf:sapientinc/HRM-checkpoint-sudoku-extreme or hf:arcprize/trm_arc_prize_verification/arc_v1_public@step_518071")
+                   "hf:sapientinc/HRM-checkpoint-sudoku-extreme or "
+                   "hf:arcprize/trm_arc_prize_verification/arc_v1_public@step_518071")
     if not is_hf(spec):
         raise bad
     path, *at = spec[3:].split("@")
@@ -109,7 +110,8 @@ def parse(spec: str) -> Spec:
         raise bad
     if len(parts) > 2 and (m := STEP.fullmatch(parts[-1])):
         if step is not None:
-            raise HubError(f"{spec!r} names the step twice; give it once, e.g. {Spec('/'.join(parts[:2]), '/'.join(parts[2:-1]), revision, step)}")
+            once = Spec("/".join(parts[:2]), "/".join(parts[2:-1]), revision, step)
+            raise HubError(f"{spec!r} names the step twice; give it once, e.g. {once}")
         step, parts = int(m[1]), parts[:-1]
     return Spec("/".join(parts[:2]), "/".join(parts[2:]), revision, step)
 
@@ -124,7 +126,8 @@ def resolve(spec, offline: bool | None = None, cache_dir=None, quiet: bool = Fal
     listing = None if offline else _remote(s)
     where = "at that commit"
     if listing is None:
-        listing, where = _cached(s, cache, "HF_HUB_OFFLINE=1" if offline else "the Hub cannot be reached"), "in the cache"
+        why = "HF_HUB_OFFLINE=1" if offline else "the Hub cannot be reached"
+        listing, where = _cached(s, cache, why), "in the cache"
     commit, files = listing
     folder = f"{s.subfolder}/" if s.subfolder else ""
     steps = sorted(int(m[1]) for f in files if f.startswith(folder) and (m := STEP.fullmatch(f[len(folder):])))
@@ -140,8 +143,8 @@ def resolve(spec, offline: bool | None = None, cache_dir=None, quiet: bool = Fal
         raise HubError(f"{name}: no {CONFIG} beside step_{step} {where}, and the model's config is read from it; "
                        f"files there: {_listing(folder, files)}")
     kw = dict(repo_id=s.repo, revision=commit, cache_dir=cache, local_files_only=where == "in the cache")
-    if where != "in the cache" and not quiet and not isinstance(try_to_load_from_cache(filename=f"{folder}step_{step}", **{
-            k: kw[k] for k in ("repo_id", "revision", "cache_dir")}), str):
+    known = try_to_load_from_cache(filename=f"{folder}step_{step}", repo_id=s.repo, revision=commit, cache_dir=cache)
+    if where != "in the cache" and not quiet and not isinstance(known, str):
         print(f"downloading {name}@step_{step} ({size(files[f'{folder}step_{step}'] or 0)}) into {cache}", flush=True)
     config = Path(hf_hub_download(filename=folder + CONFIG, **kw))
     file = Path(hf_hub_download(filename=f"{folder}step_{step}", **kw))

@@ -25,18 +25,19 @@ class Release:
     exact_ids: bool = False  # the puzzle table indexes one particular build's identifiers.json (ARC)
 
 
-_SUDOKU = ("python -m hrmlib.data sudoku --output-dir data/sudoku-extreme-1k-aug-1000 --source hf:sapientinc/sudoku-extreme "
-           "--subsample-size 1000 --num-aug 1000")
+_SUDOKU = ("python -m hrmlib.data sudoku --output-dir data/sudoku-extreme-1k-aug-1000 "
+           "--source hf:sapientinc/sudoku-extreme --subsample-size 1000 --num-aug 1000")
 _MAZE = "python -m hrmlib.data maze --output-dir data/maze-30x30-hard-1k --source hf:sapientinc/maze-30x30-hard-1k"
-_ARC1 = ("python -m hrmlib.data arc --output-dir data/arc1concept-aug-1000 --dataset-dirs ARC-AGI/data ConceptARC/corpus "
-         "--num-aug 1000")
-_ARC2 = ("python -m hrmlib.data arc --output-dir data/arc2concept-aug-1000 --dataset-dirs ARC-AGI-2/data ConceptARC/corpus "
-         "--num-aug 1000")
+_ARC1 = ("python -m hrmlib.data arc --output-dir data/arc1concept-aug-1000 "
+         "--dataset-dirs ARC-AGI/data ConceptARC/corpus --num-aug 1000")
+_ARC2 = ("python -m hrmlib.data arc --output-dir data/arc2concept-aug-1000 "
+         "--dataset-dirs ARC-AGI-2/data ConceptARC/corpus --num-aug 1000")
 _COMMUNITY = "community weights: files, size and score not known here"
 
 RELEASES = (
-    Release("hf:sapientinc/HRM-checkpoint-sudoku-extreme", "HRM", "Sudoku-Extreme (1k)", "data/sudoku-extreme-1k-aug-1000",
-            _SUDOKU, "newest step_N", "≈109 MB (27.3 M fp32 weights)", 27_275_266, "55.0 % exact (HRM paper, Fig. 1)"),
+    Release("hf:sapientinc/HRM-checkpoint-sudoku-extreme", "HRM", "Sudoku-Extreme (1k)",
+            "data/sudoku-extreme-1k-aug-1000", _SUDOKU, "newest step_N", "≈109 MB (27.3 M fp32 weights)", 27_275_266,
+            "55.0 % exact (HRM paper, Fig. 1)"),
     Release("hf:sapientinc/HRM-checkpoint-maze-30x30-hard", "HRM", "Maze-Hard 30×30 (1k)", "data/maze-30x30-hard-1k",
             _MAZE, "newest step_N", "≈109 MB (27.3 M fp32 weights)", 27_270_146, "74.5 % exact (HRM paper, Fig. 1)"),
     Release("hf:sapientinc/HRM-checkpoint-ARC-2", "HRM", "ARC-AGI-2", "data/arc-2-aug-1000",
@@ -56,7 +57,8 @@ RELEASES = (
             "data/sudoku-extreme-1k-aug-1000", _SUDOKU, "newest step_N", "–", 6_828_034,
             f"{_COMMUNITY}; the paper's for this setup: 74.7 %"),
     Release("hf:Sanjin2024/TinyRecursiveModels-ARC-AGI-1", "TRM", "ARC-AGI-1 + ConceptARC", "data/arc1concept-aug-1000",
-            _ARC1, "newest step_N", "–", 6_829_058, f"{_COMMUNITY}; the paper's for this setup: 44.6 %", exact_ids=True),
+            _ARC1, "newest step_N", "–", 6_829_058, f"{_COMMUNITY}; the paper's for this setup: 44.6 %",
+            exact_ids=True),
     Release("hf:Sanjin2024/TinyRecursiveModels-ARC-AGI-2", "TRM", "ARC-AGI-2 + ConceptARC", "data/arc2concept-aug-1000",
             _ARC2, "newest step_N", "–", 6_829_058, f"{_COMMUNITY}; the paper's for this setup: 7.8 %", exact_ids=True),
     Release("hf:Sanjin2024/TinyRecursiveModel-Maze-Hard", "TRM", "Maze-Hard 30×30 (1k)", "data/maze-30x30-hard-1k",
@@ -76,6 +78,6 @@ def markdown() -> str:
     """The table docs/releases.md shows."""
     rows = ["| name | family | task | dataset it needs | build it with | file | size | published |",
             "|---|---|---|---|---|---|---|---|"]
-    rows += [f"| `{r.name}` | {r.family} | {r.task} | `{r.data}`{' (exact build)' if r.exact_ids else ''} | `{r.build}` | "
-             f"{r.step} | {r.size} | {r.score} |" for r in RELEASES]
+    rows += [f"| `{r.name}` | {r.family} | {r.task} | `{r.data}`{' (exact build)' if r.exact_ids else ''} | "
+             f"`{r.build}` | {r.step} | {r.size} | {r.score} |" for r in RELEASES]
     return "\n".join(rows)

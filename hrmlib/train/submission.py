@@ -25,7 +25,7 @@ import numpy as np
 from ..data import DataError, load_split
 from ..data.builders.arc import IDENTITY, MAX, grid_hash
 from ..runs import atomic_write, load_preds
-from .arc_vote import ballots, crop, ranked
+from .arc_vote import ballots, ranked
 
 ATTEMPTS = ("attempt_1", "attempt_2")
 
