@@ -230,9 +230,12 @@ def _notebook_run(nb: Path, params: dict, declared: dict, preset: str, suffix: s
         params["run_dir"] = str(run)
         return run
     source = params.get("run")
-    if source and runs.kind_of(source) == "run":
+    kind = runs.kind_of(source) if source else None
+    if kind == "run":
         found = resolve(source)
         return found.parent.parent if (found / "state.pt").is_file() else found
+    if kind == "import":  # a release imported as a run: its notebooks go beside its evaluations
+        return runs.imported(resolve(source))[0]
     name = Path(source).name if source else preset
     return runs_dir() / runs.new_run_id(re.sub(r"[^\w.-]+", "-", f"{nb.stem}-{name}{suffix}"))
 

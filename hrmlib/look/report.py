@@ -12,11 +12,12 @@ code the trainer runs, so a notebook and the trainer agree on the same predictio
 from __future__ import annotations
 
 import dataclasses as dc
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ..evaluate import out_dir as out_dir_of
+from ..paths import writable
 from ..runs import evaluated, read_json
 from .trace import Loaded, eval_dir
 
@@ -27,7 +28,7 @@ def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=
     from .. import dist
     from ..data import load_split
     from ..train.evaluation import evaluate as run_eval
-    out = Path(out_dir) if out_dir else (eval_dir(m) if m.run else None)
+    out = Path(out_dir) if out_dir else eval_dir(m) if m.run else writable(out_dir_of(m))  # an hf: name, a file
     if reuse and out is not None and evaluated(out):
         res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")
@@ -82,22 +83,16 @@ def arc_tasks(v: dict, limit: int = 50):
 
 def arc_gallery(m: Loaded, res: dict, v: dict, n: int = 3):
     """Up to n solved (pass@2) and n failed tasks: first test input, top-voted grid, target."""
-    from ..data import load_split
-    from ..data.builders.arc import IDENTITY
-    from ..runs import load_preds
-    from ..train.arc_vote import ballots, crop, grid_hash, ranked
+    from ..train.arc_vote import ballots, crop, grid_hash, original, predictions, ranked
     from .render import arc_gallery as draw
     if v is None:
         return None
-    pr = load_preds(Path(res["eval_dir"]))
-    split = load_split(m.data_path, "test")
-    augs = json.loads((Path(m.data_path) / "augmentations.json").read_text())
-    idx, pids = pr["index"].astype(np.int64), pr["puzzle_identifiers"].astype(np.int64)
-    inputs, labels = np.asarray(split.inputs[idx]), np.asarray(split.labels[idx])
-    _, cands = ballots(inputs, pr["preds"], pr["q_halt"], pids, augs)
+    p = predictions(Path(res["eval_dir"]), m.data_path)
+    augs = p["augmentations"]
+    _, cands = ballots(p["inputs"], p["preds"], p["q_halt"], p["puzzle_ids"], augs)
     truth = {}  # task → (its first test input, the output)
-    for x, y, pid in zip(inputs, labels, pids):
-        if augs[pid] is not None and augs[pid][1] == 0 and augs[pid][2] == IDENTITY:
+    for x, y, pid in zip(p["inputs"], p["labels"], p["puzzle_ids"]):
+        if original(augs[pid]):
             truth.setdefault(augs[pid][0], (crop(x), crop(y)))
     solved = [t for t, s in v["per_task"].items() if all(x is not None and x <= 2 for x in s["rank_of_truth"])]
     failed = [t for t in v["per_task"] if t not in solved]

@@ -1,13 +1,13 @@
 """`python -m hrmlib.runs import SOURCE [data_path=DIR] [name=NAME] [config=all_config.yaml]`: a released
 checkpoint (hf:<org>/<name>[/<subfolder>][@<revision>][@step_N], or an original checkpoint file) as
-runs/<name>/, its weights linked from the Hugging Face cache (hrmlib/runs/imported.py)."""
+runs/<name>/, its weights linked from the Hugging Face cache (hrmlib/runs/imports.py)."""
 from __future__ import annotations
 
 import sys
 
 from .. import config as C
 from ..errors import UserError, cli
-from .imported import import_run
+from .imports import import_run
 
 USAGE = ("usage: python -m hrmlib.runs import hf:<org>/<name>[/<subfolder>][@<revision>][@step_N] [data_path=DIR] "
          "[name=NAME]")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import flat, from_saved, roles
 from ..paths import resolve
 from .files import read_json, read_jsonl
-from .imported import imported
+from .imports import imported
 
 
 def not_compared() -> set[str]:

@@ -6,7 +6,7 @@
                                                                # all_config.yaml beside it (or config=)
     m = runs.open("hf:sapientinc/HRM-checkpoint-sudoku-extreme")  # a release on the Hugging Face Hub,
                                                                # downloaded once into its cache (runs/hub.py)
-    m = runs.open("runs/HRM-checkpoint-sudoku-extreme-step_N") # a release imported as a run (runs/imported.py)
+    m = runs.open("runs/HRM-checkpoint-sudoku-extreme-step_N") # a release imported as a run (runs/imports.py)
     m.model, m.config, m.dims, m.data_path, m.task, m.provenance
 
 Everything is checked before a model is built and a failure is one line: a path that holds no
@@ -34,7 +34,7 @@ from . import hub
 from .checkpoints import check_identifiers, checkpoints, find_checkpoint, load_file
 from .files import RunError, read_json
 from .fit import check_fit, read_shapes
-from .imported import WEIGHTS, imported
+from .imports import WEIGHTS, imported
 
 
 @dc.dataclass

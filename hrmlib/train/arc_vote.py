@@ -36,6 +36,11 @@ def crop(seq: np.ndarray) -> np.ndarray:
     return (g[:size[0], :size[1]] - 2).astype(np.uint8)
 
 
+def original(aug) -> bool:
+    """An augmentations.json entry of a task's un-augmented version (identity transform and colours)."""
+    return aug is not None and aug[1] == 0 and aug[2] == IDENTITY
+
+
 def sigmoid(q) -> float:
     return 1 / (1 + np.exp(-float(q)))
 
@@ -47,7 +52,7 @@ def ballots(inputs: np.ndarray, preds: np.ndarray, q_halt: np.ndarray, puzzle_id
     tests: dict[str, list] = defaultdict(list)
     for x, pid in zip(inputs, puzzle_ids):
         aug = augmentations[pid]
-        if aug is not None and aug[1] == 0 and aug[2] == IDENTITY:
+        if original(aug):
             tests[aug[0]].append(grid_hash(crop(x)))
     votes: dict = defaultdict(dict)
     for x, p, q, pid in zip(inputs, preds, q_halt, puzzle_ids):
@@ -75,7 +80,7 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
     truth: dict[str, dict[str, str]] = defaultdict(dict)  # task → input hash → output hash
     for x, y, pid in zip(inputs, labels, puzzle_ids):
         aug = augmentations[pid]
-        if aug is not None and aug[1] == 0 and aug[2] == IDENTITY:
+        if original(aug):
             truth[aug[0]][grid_hash(crop(x))] = grid_hash(crop(y))
     _, votes = ballots(inputs, preds, q_halt, puzzle_ids, augmentations)
     per_task = {}
@@ -89,15 +94,45 @@ def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.n
     return {**{f"pass@{k}": solved(k) / max(len(truth), 1) for k in KS}, "tasks": len(truth), "per_task": per_task}
 
 
-def vote_dir(eval_dir: Path, data_path: Path, split=None) -> dict:
-    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them. `split`: the
-    test split of `data_path` when the caller holds it already (else it is loaded)."""
+def predictions(eval_dir: Path, data_path: Path, split=None) -> dict:
+    """What voting reads, per example of an evaluation (in example order): inputs, labels, preds,
+    q_halt, puzzle ids; and the dataset's augmentations. `split`: the test split when held already."""
     from ..data import load_split
     pr = load_preds(eval_dir)
     split = load_split(Path(data_path), "test") if split is None else split
-    augs = json.loads((Path(data_path) / "augmentations.json").read_text())
     idx = pr["index"].astype(np.int64)
-    res = vote(np.asarray(split.inputs[idx]), np.asarray(split.labels[idx]), pr["preds"], pr["q_halt"],
-               pr["puzzle_identifiers"].astype(np.int64), augs)
+    return {"inputs": np.asarray(split.inputs[idx]), "labels": np.asarray(split.labels[idx]), "preds": pr["preds"],
+            "q_halt": pr["q_halt"], "puzzle_ids": pr["puzzle_identifiers"].astype(np.int64),
+            "augmentations": json.loads((Path(data_path) / "augmentations.json").read_text())}
+
+
+def vote_dir(eval_dir: Path, data_path: Path, split=None) -> dict:
+    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them. `split`: the
+    test split of `data_path` when the caller holds it already (else it is loaded)."""
+    res = vote(**predictions(eval_dir, data_path, split))
     atomic_write(Path(eval_dir) / "arc_votes.json", json.dumps(res, indent=1))
     return {k: v for k, v in res.items() if k.startswith("pass@")} | {"arc_tasks": res["tasks"]}
+
+
+VOTERS = (1, 8, 64, None)  # versions of each task that vote; None: all
+
+
+def vote_ablation(eval_dir: Path, data_path: Path, counts=VOTERS, split=None) -> list[dict]:
+    """pass@K when only the first n versions of each task vote: the un-augmented one, then the
+    augmented ones in puzzle-id order (n = 1 is no test-time augmentation); None: all of them."""
+    p = predictions(eval_dir, data_path, split)
+    augs, pids = p["augmentations"], p["puzzle_ids"]
+    order: dict = defaultdict(list)  # task → its versions, the un-augmented first
+    for pid in sorted(set(pids.tolist()), key=lambda i: (not original(augs[i]), i)):
+        if augs[pid] is not None:
+            order[augs[pid][0]].append(pid)
+    rank = np.full(len(augs), len(augs))
+    for versions in order.values():
+        rank[versions] = np.arange(len(versions))
+    rows = []
+    for n in counts:
+        keep = rank[pids] < (n or len(augs))
+        res = vote(**{k: v[keep] if isinstance(v, np.ndarray) else v for k, v in p.items()})
+        rows.append({"voters": n or "all", "examples": int(keep.sum()),
+                     **{k: v for k, v in res.items() if k.startswith("pass@")}, "tasks": res["tasks"]})
+    return rows

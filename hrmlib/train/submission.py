@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataError, load_split
-from ..data.builders.arc import IDENTITY, MAX, grid_hash
-from ..runs import atomic_write, load_preds
-from .arc_vote import ballots, ranked
+from ..data.builders.arc import MAX, grid_hash
+from ..runs import atomic_write
+from .arc_vote import ballots, original, predictions, ranked
 
 ATTEMPTS = ("attempt_1", "attempt_2")
 
@@ -41,7 +41,7 @@ def expected(data_path, split=None) -> dict[str, int]:
     want: dict[str, int] = {}
     for p, pid in enumerate(split.puzzle_identifiers):
         aug = augs[pid]
-        if aug is not None and aug[1] == 0 and aug[2] == IDENTITY:
+        if original(aug):
             want[aug[0]] = want.get(aug[0], 0) + int(split.puzzle_indices[p + 1] - split.puzzle_indices[p])
     return want
 
@@ -119,11 +119,8 @@ def write_submission(eval_dir, data_path, out, exclude_arc1: bool = False, split
     if not (data_path / "augmentations.json").exists():
         raise SubmissionError(f"{data_path} is not an ARC dataset (no augmentations.json); submissions are for ARC")
     split = load_split(data_path, "test") if split is None else split
-    pr = load_preds(eval_dir)
-    idx = pr["index"].astype(np.int64)
-    augs = json.loads((data_path / "augmentations.json").read_text())
-    inputs = np.asarray(split.inputs[idx])
-    tests, votes = ballots(inputs, pr["preds"], pr["q_halt"], pr["puzzle_identifiers"].astype(np.int64), augs)
+    p = predictions(eval_dir, data_path, split)
+    tests, votes = ballots(p["inputs"], p["preds"], p["q_halt"], p["puzzle_ids"], p["augmentations"])
     want = expected(data_path, split)
     if missing := sorted(set(want) - set(tests)):
         raise SubmissionError(f"{eval_dir} has no predictions for task {missing[0]} ({len(missing)} of {len(want)} "
