@@ -27,16 +27,13 @@ into <out>/ablations.json.
 from __future__ import annotations
 
 import json
-import re
 import sys
-from pathlib import Path
 
 from . import config as C
 from . import dist, runs
 from .data import load_split
 from .errors import cli
-from .paths import resolve, runs_dir, writable
-from .runs.imports import default_name
+from .paths import resolve, writable
 from .train import ablations, submission as sub
 from .train.evaluation import evaluate
 
@@ -60,16 +57,6 @@ def opened(source, kv: dict, device) -> runs.Opened:
         raise runs.RunError(f"{e}; usable: {', '.join(g.name for g in good)} (pass checkpoint={good[0]})") from None
 
 
-def out_dir(m: runs.Opened) -> Path:
-    """The trainer's evaluation folder (or a variant's beside it; an imported release's in its run);
-    for an original file or an hf: name a new run."""
-    if m.run is not None:
-        return runs.eval_dir(m.checkpoint, m.config, m.trained)
-    name = "eval-" + (default_name(m.provenance["source"], m.provenance["step"])
-                      if "commit" in m.provenance else f"{m.checkpoint.parent.name}-{m.checkpoint.name}")
-    return runs_dir() / runs.new_run_id(re.sub(r"[^\w.-]+", "-", name))
-
-
 def every_checkpoint(source, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
     """Evaluate the run's kept checkpoints (`steps`: all, or a list) that have no evaluation yet;
     return and write the curve, one row per evaluated checkpoint."""
@@ -90,7 +77,7 @@ def every_checkpoint(source, steps: str, kv: dict, d: dist.Dist) -> list[dict]:
     splits, variant = {}, ""  # every checkpoint of a run usually evaluates on the same data: load it once
     for ck in cks:
         m = opened(ck, kv, d.device)
-        out, variant = out_dir(m), runs.eval_variant(m.config, m.trained)
+        out, variant = m.eval_dir(), runs.eval_variant(m.config, m.trained)
         if runs.evaluated(out):
             print(f"{ck.name}: evaluated already", flush=True)
             continue
@@ -134,7 +121,7 @@ def run(argv: list[str]) -> int:
         raise sub.SubmissionError(f"submission={submission}: {m.data_path} is not an ARC dataset (no "
                                   f"augmentations.json); submissions are for ARC")
     dest = writable(submission, f"submission={submission}") if submission else None
-    out = writable(out, f"out={out}") if out else writable(out_dir(m))
+    out = writable(out, f"out={out}") if out else writable(m.eval_dir())
     if d.main and "fit" in m.provenance:
         print(f"{source}: {m.provenance['fit']}", flush=True)
     variant = runs.eval_variant(m.config, m.trained) if m.run is not None else ""

@@ -209,7 +209,8 @@ def _check_path(key: str, v, params: dict):
     if kind == "dataset_out":
         check_output(p, bool(params.get("overwrite")))
     if kind == "source" and runs.kind_of(v) == "hf":
-        return v  # a name on the Hugging Face Hub, resolved by runs.open
+        runs.hub.resolve(v, quiet=True)  # there (downloaded once, else in the cache), before anything is written
+        return v  # the kernel's runs.open finds it in the cache
     if kind == "file" and not p.is_file():
         raise C.ConfigError(f"{key}={v}: no such file")
     if kind in ("run_dir", "dataset_out"):  # what a run_dir may hold is checked with the plan

@@ -118,11 +118,13 @@ def test_another_build_is_one_line_and_writes_nothing(home, tmp_path, change, sa
     assert sorted(home.rglob("*")) == before
 
 
-def test_import_problems_are_one_line(home):
+def test_import_and_notebook_problems_are_one_line(home):
     one_line_error(run_py("-m", "hrmlib.runs", "import"), "expected import and a release")
     one_line_error(run_py("-m", "hrmlib.runs", "import", "hf:fixture-org/absent"), "is not in the Hugging Face cache")
     one_line_error(run_py("-m", "hrmlib.runs", "import", NAMES["hrm"], "nme=x"), "unknown option(s) ['nme']")
     one_line_error(run_py("-m", "hrmlib.runs", "import", "runs/nothing"), "expected hf:<org>/<name>")
+    nb = run_py("-m", "hrmlib.launch", "notebook", "notebooks/03_evaluate.ipynb", "run=hf:fixture-org/absent")
+    one_line_error(nb, "hf:fixture-org/absent is not in the Hugging Face cache")
     assert not (home / "runs").exists()
 
 

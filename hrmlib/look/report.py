@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluate import out_dir as out_dir_of
 from ..paths import writable
 from ..runs import evaluated, read_json
-from .trace import Loaded, eval_dir
+from .trace import Loaded
 
 
 def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=None) -> dict:
@@ -28,7 +27,7 @@ def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=
     from .. import dist
     from ..data import load_split
     from ..train.evaluation import evaluate as run_eval
-    out = Path(out_dir) if out_dir else eval_dir(m) if m.run else writable(out_dir_of(m))  # an hf: name, a file
+    out = Path(out_dir) if out_dir else writable(m.eval_dir())  # an hf: name's or a file's: a new runs/…-eval-…
     if reuse and out is not None and evaluated(out):
         res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")

@@ -313,4 +313,4 @@ def resolve_run(run: str = ""):
 def eval_dir(m: Loaded) -> Path:
     """Where the evaluation of this checkpoint goes: the trainer's <run>/eval/step_<N>/, or beside it
     for a variant (other data, …), as `hrmlib.evaluate` writes it (`hrmlib.runs.eval_dir`)."""
-    return runs.eval_dir(m.checkpoint, m.config, m.trained)
+    return m.eval_dir()

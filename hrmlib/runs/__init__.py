@@ -9,7 +9,7 @@ way anything holding weights becomes a model (`open`).
     fit.py          `check_fit()`: a checkpoint's sizes against a dataset's, before loading; parameter counts
     hub.py          `hf:org/name…` names resolved through huggingface_hub's cache (offline with HF_HUB_OFFLINE=1)
     releases.py     the released HRM/TRM checkpoints known here and the dataset each needs
-    imports.py      `import_run()`: a release as runs/<name>/, its weights linked from the cache
+    imports.py      a release imported as a run: its layout, `imported()` · importer.py `import_run()` writes it
     compare.py      `table()`: runs side by side, seeds of one config grouped
 """
 from .checkpoints import (IdentifierMismatch, branch, check_identifiers, checkpoints, eval_dir, eval_variant, evaluated,
@@ -20,7 +20,8 @@ from .files import (Lock, Metrics, RunError, atomic_write, check_sinks, env_info
                     read_jsonl, save_preds, write_jsonl)
 from .fit import FitError, check_fit, param_counts
 from .hub import HubError, is_hf
-from .imports import import_run, imported, refuse_resume
+from .importer import import_run
+from .imports import imported, refuse_resume
 from .source import Opened, data_dims, kind_of, load_checked, open, weights
 
 __all__ = ["FitError", "HubError", "IdentifierMismatch", "Lock", "Metrics", "Opened", "RunError", "atomic_write",

@@ -7,7 +7,7 @@ import sys
 
 from .. import config as C
 from ..errors import UserError, cli
-from .imports import import_run
+from .importer import import_run
 
 USAGE = ("usage: python -m hrmlib.runs import hf:<org>/<name>[/<subfolder>][@<revision>][@step_N] [data_path=DIR] "
          "[name=NAME]")

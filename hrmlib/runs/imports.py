@@ -1,4 +1,5 @@
-"""A released checkpoint imported as a run, so every lens (notebooks 03–06, `runs.table`, replay,
+"""A released checkpoint imported as a run (the layout, and reading it; `importer.import_run` writes
+it), so every lens (notebooks 03–06, `runs.table`, replay,
 compare, `python -m hrmlib.evaluate`) works on it as on a run trained here:
 
     python -m hrmlib.runs import hf:sapientinc/HRM-checkpoint-sudoku-extreme [data_path=DIR] [name=NAME]
@@ -16,15 +17,11 @@ The directory appears whole or not at all (written under a temporary name, then 
 """
 from __future__ import annotations
 
-import dataclasses as dc
 import json
-import os
 import re
-import shutil
-import time
 from pathlib import Path
 
-from ..paths import resolve, runs_dir, shown
+from ..paths import shown
 from .files import RunError
 
 WEIGHTS, CONFIG, PROVENANCE = "weights", "all_config.yaml", "provenance.json"
@@ -62,51 +59,3 @@ def default_name(source: str, step: int) -> str:
     else:
         base = f"{Path(source).parent.name}-{Path(source).name}"
     return re.sub(r"[^\w.-]+", "-", f"{base}-step_{step}").strip("-")
-
-
-def import_run(source: str, data_path=None, name: str | None = None, config=None) -> Path:
-    """Open `source` (an hf: name or an original checkpoint file: resolved, downloaded once, checked
-    against the dataset, loaded) and write it as runs/<name>/. An existing run of the same name is left
-    alone: the same release pinned the same way is reported as imported already, anything else refused."""
-    from . import hub
-    from .source import open as open_
-    if not (hub.is_hf(source) or resolve(source).is_file()):
-        raise RunError(f"import {source}: expected {hub.GRAMMAR} or an original checkpoint file")
-    m = open_(source, config=config, data_path=data_path)
-    p = m.provenance
-    step = p["step"] or 0
-    run = runs_dir() / name if name else runs_dir() / default_name(source, step)
-    if name and (Path(name).name != name or name in (".", "..")):
-        raise RunError(f"name={name}: a run name, not a path (it goes under {runs_dir()})")
-    prov = {**p, "kind": "import", "source": source, "pinned": p.get("pinned", str(m.checkpoint)), "step": step,
-            "dims": m.dims, "data_path": str(m.data_path or ""), "release": _release(source),
-            "imported": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    if run.exists():
-        was = imported(run)
-        if was and was[1]["pinned"] == prov["pinned"] and was[1]["data_path"] == prov["data_path"]:
-            print(f"{shown(run)}: imported already ({prov['pinned']})", flush=True)
-            return run
-        raise RunError(f"{run} exists already; choose another name=NAME (nothing was changed)")
-    tmp = run.with_name(f".{run.name}.importing{os.getpid()}")
-    ck = tmp / "checkpoints" / f"step_{step}"
-    try:
-        ck.mkdir(parents=True)
-        (ck / WEIGHTS).symlink_to(Path(m.checkpoint).absolute())
-        if p.get("config"):
-            (ck / CONFIG).symlink_to(Path(p["config"]).absolute())
-        cfg = m.config.to_dict() | {"run_dir": str(run)}
-        (tmp / "config.json").write_text(json.dumps({"preset": "import", "config": cfg, "history": []}, indent=2))
-        (tmp / PROVENANCE).write_text(json.dumps(prov, indent=2))
-        os.replace(tmp, run)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"imported {source} as {shown(run)}: {p['fit']}; the weights stay in {Path(m.checkpoint).parent} "
-          f"(linked, not copied)", flush=True)
-    return run
-
-
-def _release(source: str) -> dict | None:
-    from . import hub
-    from .releases import find
-    r = find(source) if hub.is_hf(source) else None
-    return dc.asdict(r) if r else None

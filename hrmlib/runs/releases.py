@@ -1,8 +1,8 @@
-"""The released HRM and TRM checkpoints known here, and the dataset each needs (docs/releases.md
-shows this table, `markdown()`; tests keep the two equal).
+"""The released HRM and TRM checkpoints known here, and the dataset each needs (the README's "Start
+from a released model" shows this table, `markdown()`; a test keeps the two equal).
 
-Names are as on the Hugging Face Hub; sizes and scores are what the issue that asked for this and the
-papers' READMEs state (HRM: arXiv 2506.21734 Fig. 1; TRM: arXiv 2510.04871 and its README) — none
+Names are as on the Hugging Face Hub; sizes and scores are as published (HRM: arXiv 2506.21734
+Fig. 1; TRM: arXiv 2510.04871 and its README; docs/releases.md says what is known of each) — none
 was downloaded or measured here. A score is the paper's for that model and task, not a measurement
 of the file.
 """

@@ -29,12 +29,12 @@ from ..compat import CompatError, arch_from_original, original_data_path, read_c
 from ..config import Config, apply, from_saved
 from ..data import read_identifiers, read_metadata, task_of
 from ..model import ACT, DIMS, build, dims, forward_dtype
-from ..paths import resolve
+from ..paths import resolve, runs_dir
 from . import hub
-from .checkpoints import check_identifiers, checkpoints, find_checkpoint, load_file
-from .files import RunError, read_json
+from .checkpoints import check_identifiers, checkpoints, eval_dir, find_checkpoint, load_file
+from .files import RunError, new_run_id, read_json
 from .fit import check_fit, read_shapes
-from .imports import WEIGHTS, imported
+from .imports import WEIGHTS, default_name, imported
 
 
 @dc.dataclass
@@ -57,6 +57,16 @@ class Opened:
     def run(self) -> Optional[Path]:
         """The run directory of an hrmlib checkpoint or an imported release (None for an original file)."""
         return self.checkpoint.parent.parent if self.kind in ("run", "import") else None
+
+    def eval_dir(self) -> Path:
+        """Where its evaluation goes: the run's <run>/eval/step_<N>/ (or a variant's beside it, an
+        imported release's in its run); for an original file or an hf: name a new runs/<time>-eval-…/."""
+        if self.run is not None:
+            return eval_dir(self.checkpoint, self.config, self.trained)
+        p = self.provenance
+        ck = self.checkpoint
+        name = default_name(p["source"], p["step"]) if "commit" in p else f"{ck.parent.name}-{ck.name}"
+        return runs_dir() / new_run_id(re.sub(r"[^\w.-]+", "-", f"eval-{name}"))
 
     @property
     def task(self) -> str:
