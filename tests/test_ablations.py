@@ -118,13 +118,13 @@ def test_a_submission_needs_an_arc_dataset(hf_offline, tmp_path):
 @pytest.mark.slow
 def test_depth_sweep_on_the_demo_run(demo_run, tmp_path):
     """The demo TRM needs several segments for its 40-givens puzzles: one segment solves fewer."""
+    T = json.loads((demo_run / "config.json").read_text())["config"]["arch"]["halt_max_steps"]
     run_py("-m", "hrmlib.evaluate", f"checkpoint={demo_run}", f"out={tmp_path / 'ev'}", "ablations=depth,ids",
-           "depths=1,2,4,8,16", check=True)
+           f"depths=1,2,4,{T},16", check=True)
     ev = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     res = json.loads((tmp_path / "ev" / "ablations.json").read_text())
     depth = {x["halt_max_steps"]: x for x in res["depth"]["depths"]}
-    T = res["depth"]["trained_segments"]
-    assert depth[T]["exact_accuracy"] == pytest.approx(ev["exact_accuracy"])
+    assert res["depth"]["trained_segments"] == T and depth[T]["exact_accuracy"] == pytest.approx(ev["exact_accuracy"])
     assert depth[1]["exact_accuracy"] < depth[T]["exact_accuracy"]
     assert all(x["segments_q"] <= x["halt_max_steps"] for x in depth.values())
     assert res["puzzle_ids"][0]["exact_accuracy"] == ev["exact_accuracy"]
