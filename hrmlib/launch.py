@@ -208,8 +208,9 @@ def _check_path(key: str, v, params: dict):
                         f"01_build_dataset.ipynb or python -m hrmlib.data")
     if kind == "dataset_out":
         check_output(p, bool(params.get("overwrite")))
-    if kind == "source":
-        runs.kind_of(v)
+    if kind == "source" and runs.kind_of(v) == "hf":
+        runs.hub.resolve(v, quiet=True)  # there (downloaded once, else in the cache), before anything is written
+        return v  # the kernel's runs.open finds it in the cache
     if kind == "file" and not p.is_file():
         raise C.ConfigError(f"{key}={v}: no such file")
     if kind in ("run_dir", "dataset_out"):  # what a run_dir may hold is checked with the plan
@@ -230,9 +231,12 @@ def _notebook_run(nb: Path, params: dict, declared: dict, preset: str, suffix: s
         params["run_dir"] = str(run)
         return run
     source = params.get("run")
-    if source and runs.kind_of(source) == "run":
+    kind = runs.kind_of(source) if source else None
+    if kind == "run":
         found = resolve(source)
         return found.parent.parent if (found / "state.pt").is_file() else found
+    if kind == "import":  # a release imported as a run: its notebooks go beside its evaluations
+        return runs.imported(resolve(source))[0]
     name = Path(source).name if source else preset
     return runs_dir() / runs.new_run_id(re.sub(r"[^\w.-]+", "-", f"{nb.stem}-{name}{suffix}"))
 

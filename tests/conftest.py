@@ -166,3 +166,25 @@ def demo_run(tmp_path_factory):
     train(ensure_data("demo"), f"run_dir={run}", "max_steps=400", preset="demo", check=True,
           env={"OMP_NUM_THREADS": "2"})
     return run
+
+
+# ---------------------------------------------------------------------------- released checkpoints, offline
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory):
+    """A Hugging Face cache holding original-form HRM and TRM checkpoints (tests/hub_cache.py)."""
+    from hub_cache import make
+    return make(tmp_path_factory.mktemp("hf"))
+
+
+@pytest.fixture
+def hf_offline(hub_cache, monkeypatch):
+    """HF_HOME / HF_HUB_CACHE at the fixture cache and HF_HUB_OFFLINE=1, for this process (huggingface_hub
+    reads them at import, so its constants are set too) and the processes it starts."""
+    import huggingface_hub.constants as c
+    for k, v in {"HF_HOME": hub_cache.home, "HF_HUB_CACHE": hub_cache.cache, "HF_HUB_OFFLINE": "1"}.items():
+        monkeypatch.setenv(k, str(v))
+    monkeypatch.setattr(c, "HF_HOME", str(hub_cache.home))
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(hub_cache.cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    return hub_cache

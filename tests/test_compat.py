@@ -51,7 +51,8 @@ def test_key_problems_are_listed_in_one_line(tmp_path):
 def test_another_vocabulary_names_the_build_it_expects(tmp_path):
     sd = torch.load(FX / "state_dict.eager.pt", weights_only=True)
     torch.save(sd, tmp_path / "ck.pt")
-    with pytest.raises(CompatError, match="trained on a dataset with a vocabulary of 7; None has 9"):
+    with pytest.raises(CompatError,
+                       match="trained on a dataset with 7 tokens in its vocabulary; the config given has 9"):
         runs.open(tmp_path / "ck.pt", config={**CFG, "vocab_size": 9})
 
 

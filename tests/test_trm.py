@@ -12,12 +12,12 @@ from hrmlib import config as C
 from hrmlib.look import trace
 from hrmlib import runs
 from hrmlib.compat import to_ours
-from hrmlib.data.format import make_split, write_dataset
 from hrmlib.train.ema import EMA
 from hrmlib.model.losses import act_loss
 from hrmlib.model import HRM, build
 from hrmlib.model.trm import TRM
 from conftest import FIXTURES, random_batch, run_py
+from hub_cache import fixture_dataset
 
 FX = FIXTURES / "trm-reference"
 DIMS = {"vocab_size": 6, "seq_len": 9, "num_puzzle_identifiers": 2}
@@ -127,19 +127,10 @@ def test_ema_averages_in_place_and_swaps_without_copying():
 
 # ---------------------------------------------------------------------------- original checkpoints
 
-def _fixture_dataset(path):
-    """The fixture's eval batch as a test split (one example per puzzle, -100 stored as 0)."""
-    b = torch.load(FX / "batch.pt", weights_only=True)
-    x, y = b["inputs"].numpy().astype(np.uint8), b["labels"].clamp_min(0).numpy().astype(np.uint8)
-    split = make_split(x, y, b["puzzle_identifiers"].numpy(), np.arange(5), np.arange(5), vocab_size=7,
-                       num_puzzle_identifiers=5)
-    return write_dataset(path, {"train": split, "test": split}, ["<blank>", "a", "b", "c", "d"])
-
-
 def _original_run(tmp_path):
     """An original TRM checkpoint directory: weights in compiled key form, all_config.yaml beside."""
     cfg = json.loads((FX / "config.json").read_text())
-    data = _fixture_dataset(tmp_path / "data")
+    data = fixture_dataset(tmp_path / "data", "trm-reference")
     arch = {k: v for k, v in cfg.items() if k not in ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers",
                                                        "rms_norm_eps", "rope_theta")}
     arch |= {"name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",

@@ -85,7 +85,8 @@ def group(task: str, split, g: int = 0, limit: int = 4):
 def step(task: str, x, y, pred, changed=None, title: str = "", size: float = 4.2):
     """A model's prediction at one ACT step (token sequences). Sudoku: givens black, predicted
     digits blue, wrong ones red with a red cell, changed cells yellow. Maze: walls, predicted
-    path orange, wrong cells red crosses, changed cells outlined. ARC: input, prediction, target."""
+    path orange, wrong cells red crosses, changed cells outlined. ARC: input, prediction, target.
+    Another dataset: its tokens in a square, wrong red, changed yellow."""
     x, y, pred = (np.asarray(a).astype(int) for a in (x, y, pred))
     wrong = (pred != y) & (y >= 0)
     changed = np.zeros_like(wrong) if changed is None else np.asarray(changed, bool)
@@ -101,10 +102,23 @@ def step(task: str, x, y, pred, changed=None, title: str = "", size: float = 4.2
             _sudoku_step(ax, x, pred, changed, wrong)
         elif task == "maze":
             _maze_step(ax, x, pred, changed, wrong)
-        else:
-            raise ValueError(f"task must be sudoku, maze or arc, got {task!r}")
+        else:  # any other dataset ("tokens"): the sequence as a square of token numbers
+            _tokens_step(ax, x, pred, changed, wrong)
         ax.set_title(title, fontsize=9)
     return finish(fig)
+
+
+def _tokens_step(ax, x, pred, changed, wrong):
+    """Predicted tokens in rows of ⌈√S⌉: wrong red, changed on yellow, the input's token small above."""
+    w = int(np.ceil(np.sqrt(len(pred))))
+    for i, (t, xi) in enumerate(zip(pred, x)):
+        r, c = divmod(i, w)
+        if changed[i]:
+            ax.add_patch(plt.Rectangle((c, r), 1, 1, color="#fff3a0", zorder=0))
+        ax.text(c + .5, r + .6, str(t), ha="center", va="center", fontsize=10,
+                color="tab:red" if wrong[i] else "tab:blue")
+        ax.text(c + .5, r + .2, str(xi), ha="center", va="center", fontsize=6, color="grey")
+    ax.set(xlim=(0, w), ylim=(-(-len(pred) // w), 0), xticks=[], yticks=[], aspect="equal")
 
 
 def _sudoku_step(ax, x, pred, changed, wrong):

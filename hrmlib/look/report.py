@@ -12,14 +12,13 @@ code the trainer runs, so a notebook and the trainer agree on the same predictio
 from __future__ import annotations
 
 import dataclasses as dc
-import json
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..paths import writable
 from ..runs import evaluated, read_json
-from .trace import Loaded, eval_dir
+from .trace import Loaded
 
 
 def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=None) -> dict:
@@ -28,7 +27,7 @@ def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=
     from .. import dist
     from ..data import load_split
     from ..train.evaluation import evaluate as run_eval
-    out = Path(out_dir) if out_dir else (eval_dir(m) if m.run else None)
+    out = Path(out_dir) if out_dir else writable(m.eval_dir())  # an hf: name's or a file's: a new runs/…-eval-…
     if reuse and out is not None and evaluated(out):
         res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")
@@ -83,38 +82,25 @@ def arc_tasks(v: dict, limit: int = 50):
 
 def arc_gallery(m: Loaded, res: dict, v: dict, n: int = 3):
     """Up to n solved (pass@2) and n failed tasks: first test input, top-voted grid, target."""
-    from ..data import load_split
-    from ..data.builders.arc import invert
-    from ..runs import load_preds
-    from ..train.arc_vote import crop, grid_hash
+    from ..train.arc_vote import ballots, crop, grid_hash, original, predictions, ranked
     from .render import arc_gallery as draw
     if v is None:
         return None
-    pr = load_preds(Path(res["eval_dir"]))
-    split = load_split(m.data_path, "test")
-    augs = json.loads((Path(m.data_path) / "augmentations.json").read_text())
-    idx = pr["index"].astype(np.int64)
-    grids, cands, truth = {}, defaultdict(lambda: defaultdict(list)), {}
-    for r, p, q, pid in zip(idx, pr["preds"], pr["q_halt"], pr["puzzle_identifiers"].astype(np.int64)):
-        aug = augs[pid]
-        if aug is None:
-            continue
-        task, tid, colours = aug
-        x = invert(crop(split.inputs[r]), tid, colours)
-        if tid == 0 and colours == "0123456789":
-            truth.setdefault(task, (x, crop(split.labels[r])))
-        g = invert(crop(p), tid, colours)
-        grids[grid_hash(g)] = g
-        cands[(task, grid_hash(x))][grid_hash(g)].append(1 / (1 + np.exp(-float(q))))
+    p = predictions(Path(res["eval_dir"]), m.data_path)
+    augs = p["augmentations"]
+    _, cands = ballots(p["inputs"], p["preds"], p["q_halt"], p["puzzle_ids"], augs)
+    truth = {}  # task → (its first test input, the output)
+    for x, y, pid in zip(p["inputs"], p["labels"], p["puzzle_ids"]):
+        if original(augs[pid]):
+            truth.setdefault(augs[pid][0], (crop(x), crop(y)))
     solved = [t for t, s in v["per_task"].items() if all(x is not None and x <= 2 for x in s["rank_of_truth"])]
     failed = [t for t in v["per_task"] if t not in solved]
     rows = []
     for label, tasks in (("solved", solved[:n]), ("failed", failed[:n])):
         for t in tasks:
             x, y = truth[t]
-            c = cands[(t, grid_hash(x))]
-            top = max(c, key=lambda h: (len(c[h]), np.mean(c[h]))) if c else None
-            rows.append((f"{label} {t}", x, grids[top] if top else np.zeros((1, 1), np.uint8), y))
+            c = cands.get((t, grid_hash(x)), {})
+            rows.append((f"{label} {t}", x, c[ranked(c)[0]][0] if c else np.zeros((1, 1), np.uint8), y))
     return draw(rows)
 
 

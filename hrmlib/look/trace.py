@@ -311,12 +311,13 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
     return run
 
 
-def resolve_run(run: str = "") -> Path:
-    """`run` as an absolute path (relative paths are under `hrmlib.paths.home()`), or the default run."""
-    return resolve(run) if run else default_run()
+def resolve_run(run: str = ""):
+    """`run` as an absolute path (relative paths are under `hrmlib.paths.home()`), an hf: name as it
+    is (`runs.open` resolves it), or the default run."""
+    return run if runs.is_hf(run) else resolve(run) if run else default_run()
 
 
 def eval_dir(m: Loaded) -> Path:
     """Where the evaluation of this checkpoint goes: the trainer's <run>/eval/step_<N>/, or beside it
     for a variant (other data, …), as `hrmlib.evaluate` writes it (`hrmlib.runs.eval_dir`)."""
-    return runs.eval_dir(m.checkpoint, m.config, m.trained)
+    return m.eval_dir()

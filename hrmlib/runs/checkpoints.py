@@ -118,11 +118,17 @@ def finite(*trees) -> bool:
     return True
 
 
-def load_file(path: Path, device=None) -> dict:
+def load_file(path: Path, device=None, mmap: bool = False) -> dict:
     """torch.load with weights_only: a pickle that would run code is refused (never run), a missing or
-    damaged file is a RunError naming it."""
+    damaged file is a RunError naming it. `mmap`: tensors stay on disk until read (a file in torch's
+    old, non-zip format is read whole)."""
     try:
-        return torch.load(path, map_location=device or "cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location=device or "cpu", weights_only=True, mmap=mmap)
+        except RuntimeError as e:
+            if not (mmap and "mmap" in str(e)):
+                raise
+            return torch.load(path, map_location=device or "cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import flat, from_saved, roles
 from ..paths import resolve
 from .files import read_json, read_jsonl
+from .imports import imported
 
 
 def not_compared() -> set[str]:
@@ -63,10 +64,13 @@ def summary(run: Path) -> dict:
     env = read_json(run / "env.json") if (run / "env.json").exists() else {}
     rows = read_jsonl(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
     train = [r for r in rows if r.get("split") == "train"]
-    test = [r for r in rows if r.get("split") == "test"]
+    # a run without evaluations in its metrics (an imported release): those `python -m hrmlib.evaluate` wrote
+    test = [r for r in rows if r.get("split") == "test"] or checkpoint_evals(run)
     top = best(test)
+    release = imported(run)
+    steps = train[-1]["step"] if train else release[1]["step"] if release else 0
     return {"run": run.name, "path": str(run), "preset": saved["preset"], "family": family(saved["config"]),
-            "seed": saved["config"]["seed"], "steps": train[-1]["step"] if train else 0,
+            "seed": saved["config"]["seed"], "steps": steps,
             "best_exact": top["exact_accuracy"] if top else None, "best_step": top["step"] if top else None,
             "last_exact": test[-1]["exact_accuracy"] if test else None,
             "wall_time_s": train[-1].get("wall_time") if train else None, "refinement_gap": refinement_gap(run),

@@ -9,13 +9,13 @@ TRM's partial credit: docs/pitfalls.md P25). pass@K = solved tasks / tasks with 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..data.builders.arc import IDENTITY, grid_hash, invert
 from ..runs import atomic_write, load_preds
 
 KS = (1, 2, 10, 100, 1000)
@@ -36,52 +36,103 @@ def crop(seq: np.ndarray) -> np.ndarray:
     return (g[:size[0], :size[1]] - 2).astype(np.uint8)
 
 
-def grid_hash(g: np.ndarray) -> str:
-    g = np.ascontiguousarray(g, dtype=np.uint8)
-    return hashlib.sha256(bytes(g.shape) + g.tobytes()).hexdigest()
+def original(aug) -> bool:
+    """An augmentations.json entry of a task's un-augmented version (identity transform and colours)."""
+    return aug is not None and aug[1] == 0 and aug[2] == IDENTITY
+
+
+def sigmoid(q) -> float:
+    return 1 / (1 + np.exp(-float(q)))
+
+
+def ballots(inputs: np.ndarray, preds: np.ndarray, q_halt: np.ndarray, puzzle_ids: np.ndarray, augmentations: list):
+    """The votes behind scoring and submissions. Returns (tests: task → its test inputs' hashes in
+    row order, from the un-augmented puzzle; votes: (task, input hash) → {prediction hash: (grid in
+    the task's frame, [sigmoid(q_halt) of each vote])}, candidates in the order first voted for)."""
+    tests: dict[str, list] = defaultdict(list)
+    for x, pid in zip(inputs, puzzle_ids):
+        aug = augmentations[pid]
+        if original(aug):
+            tests[aug[0]].append(grid_hash(crop(x)))
+    votes: dict = defaultdict(dict)
+    for x, p, q, pid in zip(inputs, preds, q_halt, puzzle_ids):
+        aug = augmentations[pid]
+        if aug is None or aug[0] not in tests:
+            continue  # padding, or a task whose original version is not in this split
+        task, tid, colours = aug
+        key = (task, grid_hash(invert(crop(x), tid, colours)))
+        if key[1] not in tests[task]:
+            continue  # cannot happen for a consistent dataset; never let it score
+        g = invert(crop(p), tid, colours)
+        votes[key].setdefault(grid_hash(g), (g, []))[1].append(sigmoid(q))
+    return tests, votes
+
+
+def ranked(candidates: dict) -> list[str]:
+    """Prediction hashes by votes, then by mean sigmoid(q_halt): the original's ranking."""
+    return sorted(candidates, key=lambda h: (len(candidates[h][1]), np.mean(candidates[h][1])), reverse=True)
 
 
 def vote(inputs: np.ndarray, labels: np.ndarray, preds: np.ndarray, q_halt: np.ndarray,
          puzzle_ids: np.ndarray, augmentations: list) -> dict:
     """Score predictions of the test split. Arrays are per example; augmentations[pid] is
     [task, dihedral id, colour map] (None for the blank id). Returns pass@K and per-task results."""
-    from ..data.builders.arc import invert
     truth: dict[str, dict[str, str]] = defaultdict(dict)  # task → input hash → output hash
     for x, y, pid in zip(inputs, labels, puzzle_ids):
         aug = augmentations[pid]
-        if aug is not None and aug[1] == 0 and aug[2] == "0123456789":
+        if original(aug):
             truth[aug[0]][grid_hash(crop(x))] = grid_hash(crop(y))
-    votes: dict = defaultdict(lambda: defaultdict(list))  # (task, input hash) → pred hash → [q …]
-    for x, p, q, pid in zip(inputs, preds, q_halt, puzzle_ids):
-        aug = augmentations[pid]
-        if aug is None or aug[0] not in truth:
-            continue  # padding, or a task whose original version is not in this split
-        task, tid, colours = aug
-        key = (task, grid_hash(invert(crop(x), tid, colours)))
-        if key[1] not in truth[task]:
-            continue  # cannot happen for a consistent dataset; never let it score
-        votes[key][grid_hash(invert(crop(p), tid, colours))].append(1 / (1 + np.exp(-float(q))))
+    _, votes = ballots(inputs, preds, q_halt, puzzle_ids, augmentations)
     per_task = {}
     for task, inputs_truth in sorted(truth.items()):
         ranks = []
         for h_in, h_out in sorted(inputs_truth.items()):
-            v = votes[(task, h_in)]
-            order = sorted(v, key=lambda h: (len(v[h]), np.mean(v[h])), reverse=True)
+            order = ranked(votes.get((task, h_in), {}))
             ranks.append(order.index(h_out) + 1 if h_out in order else None)
         per_task[task] = {"test_inputs": len(ranks), "rank_of_truth": ranks}
     solved = lambda k: sum(all(r is not None and r <= k for r in t["rank_of_truth"]) for t in per_task.values())
     return {**{f"pass@{k}": solved(k) / max(len(truth), 1) for k in KS}, "tasks": len(truth), "per_task": per_task}
 
 
-def vote_dir(eval_dir: Path, data_path: Path, split=None) -> dict:
-    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them. `split`: the
-    test split of `data_path` when the caller holds it already (else it is loaded)."""
+def predictions(eval_dir: Path, data_path: Path, split=None) -> dict:
+    """What voting reads, per example of an evaluation (in example order): inputs, labels, preds,
+    q_halt, puzzle ids; and the dataset's augmentations. `split`: the test split when held already."""
     from ..data import load_split
     pr = load_preds(eval_dir)
     split = load_split(Path(data_path), "test") if split is None else split
-    augs = json.loads((Path(data_path) / "augmentations.json").read_text())
     idx = pr["index"].astype(np.int64)
-    res = vote(np.asarray(split.inputs[idx]), np.asarray(split.labels[idx]), pr["preds"], pr["q_halt"],
-               pr["puzzle_identifiers"].astype(np.int64), augs)
+    return {"inputs": np.asarray(split.inputs[idx]), "labels": np.asarray(split.labels[idx]), "preds": pr["preds"],
+            "q_halt": pr["q_halt"], "puzzle_ids": pr["puzzle_identifiers"].astype(np.int64),
+            "augmentations": json.loads((Path(data_path) / "augmentations.json").read_text())}
+
+
+def vote_dir(eval_dir: Path, data_path: Path, split=None) -> dict:
+    """Vote on an evaluation's saved predictions; writes arc_votes.json beside them. `split`: the
+    test split of `data_path` when the caller holds it already (else it is loaded)."""
+    res = vote(**predictions(eval_dir, data_path, split))
     atomic_write(Path(eval_dir) / "arc_votes.json", json.dumps(res, indent=1))
     return {k: v for k, v in res.items() if k.startswith("pass@")} | {"arc_tasks": res["tasks"]}
+
+
+VOTERS = (1, 8, 64, None)  # versions of each task that vote; None: all
+
+
+def vote_ablation(eval_dir: Path, data_path: Path, counts=VOTERS, split=None) -> list[dict]:
+    """pass@K when only the first n versions of each task vote: the un-augmented one, then the
+    augmented ones in puzzle-id order (n = 1 is no test-time augmentation); None: all of them."""
+    p = predictions(eval_dir, data_path, split)
+    augs, pids = p["augmentations"], p["puzzle_ids"]
+    order: dict = defaultdict(list)  # task → its versions, the un-augmented first
+    for pid in sorted(set(pids.tolist()), key=lambda i: (not original(augs[i]), i)):
+        if augs[pid] is not None:
+            order[augs[pid][0]].append(pid)
+    rank = np.full(len(augs), len(augs))
+    for versions in order.values():
+        rank[versions] = np.arange(len(versions))
+    rows = []
+    for n in counts:
+        keep = rank[pids] < (n or len(augs))
+        res = vote(**{k: v[keep] if isinstance(v, np.ndarray) else v for k, v in p.items()})
+        rows.append({"voters": n or "all", "examples": int(keep.sum()),
+                     **{k: v for k, v in res.items() if k.startswith("pass@")}, "tasks": res["tasks"]})
+    return rows

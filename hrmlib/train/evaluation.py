@@ -5,6 +5,9 @@ Every test example runs all halt_max_steps segments (the originals' evaluation, 
 `eval_halting=q` stops when Q would halt it and its batch slot takes the next example (`refill`). Each
 rank writes its own predictions — arg-max tokens, Q values, puzzle ids, example indices; not full
 logits (docs/pitfalls.md P17) — and metrics are summed across ranks.
+
+`depth_sweep` is the test-time-compute table: exact accuracy by halting limit (arch.halt_max_steps =
+1, 2, 4, … 64), every segment run and Q-halting, from one rollout of the deepest limit.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import torch.distributed as tdist
 from tqdm.auto import tqdm
 
 from .. import dist, runs
+from ..data.sampler import IGNORE
 from ..model.losses import act_loss
 
 EVAL_KEYS = ("count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss")
@@ -137,3 +141,45 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None, varia
             runs.atomic_write(out_dir / "metrics.json", json.dumps(res, indent=2))
     model.train(was_training)
     return res
+
+
+DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def depth_sweep(model, split, cfg, d: dist.Dist, depths=DEPTHS) -> dict:
+    """Exact accuracy by halting limit T for each T in `depths`, as `arch.halt_max_steps=T` evaluates:
+    every segment run (eval_halting=max, the originals') and Q-halting capped at T (eval_halting=q),
+    with the segments that spends. In evaluation a segment's outputs do not depend on the limit, so
+    one rollout of max(depths) segments per batch gives every T. Also the exact and token accuracy
+    after each segment (`per_segment`), from which any other depth reads (a refinement gap, …)."""
+    from ..data import eval_batches, to_torch
+    T, T0 = max(depths), model.cfg.halt_max_steps
+    # per segment t (0-based): exact, token accuracy; Q-halting capped at t+1: exact, segments; count
+    sums = torch.zeros(5, T, dtype=torch.float64, device=d.device)
+    was_training = model.training
+    with torch.inference_mode():
+        for batch, n in eval_batches(split, cfg.global_batch_size, d.rank, d.world):
+            b = to_torch(batch, d.device)
+            mask = b["labels"] != IGNORE
+            valid = mask.any(-1) & (torch.arange(len(mask), device=d.device) < n)
+            exact, token, halt = [], [], []
+            for _, out in model.rollout(b, T):
+                right = (out["logits"].argmax(-1) == b["labels"]) & mask
+                exact.append(right.sum(-1) == mask.sum(-1))
+                token.append(right.sum(-1) / mask.sum(-1).clamp_min(1))
+                q = out["q_halt_logits"]
+                halt.append(q > (out["q_continue_logits"] if model.cfg.continue_loss else 0))
+            exact, token, halt = torch.stack(exact), torch.stack(token), torch.stack(halt)  # [T, B]
+            first = torch.where(halt.any(0), halt.to(torch.int8).argmax(0), T)  # 0-based segment Q halts at
+            used = torch.minimum(first.unsqueeze(0), torch.arange(T, device=d.device).unsqueeze(1))  # [T, B]
+            w = valid.to(torch.float64)
+            sums += torch.stack([exact.double() @ w, token.double() @ w, exact.gather(0, used).double() @ w,
+                                 (used + 1).double() @ w, w.sum().expand(T)])
+    model.train(was_training)
+    if d.world > 1:
+        tdist.all_reduce(sums)
+    s = (sums[:4] / sums[4].clamp_min(1)).tolist()
+    rows = [{"halt_max_steps": t, "exact_accuracy": s[0][t - 1], "exact_accuracy_q": s[2][t - 1],
+             "segments_q": s[3][t - 1]} for t in sorted(depths)]
+    return {"count": int(sums[4, 0]), "trained_segments": T0, "depths": rows,
+            "per_segment": {"exact_accuracy": s[0], "token_accuracy": s[1]}}

