@@ -131,6 +131,7 @@ class Config:
     diagnostics: bool = True
     wandb: Optional[Literal["online", "offline"]] = None  # optional sink
     tensorboard: bool = False  # optional sink (needs the tensorboard package)
+    live: bool = True  # ours: per-segment predictions of a few test puzzles at each evaluation in <run>/live/ (notebook 02)
 
     def __post_init__(self):
         _check_ranges(self, "", _RANGES)

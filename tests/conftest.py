@@ -77,6 +77,17 @@ def trm_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def maze_run(tmp_path_factory):
+    """A tiny HRM (`debug`) trained for 20 steps on 9x9 generated mazes (data/maze-debug): a maze
+    model for the Solve widget; it needs to exist, not to be good."""
+    from hrmlib.data import ensure_data
+    run = tmp_path_factory.mktemp("maze") / "run"
+    run_py("-m", "hrmlib.train", "debug", f"data_path={ensure_data('debug', 'data/maze-debug')}", f"run_dir={run}",
+           "max_steps=20", "global_batch_size=16", check=True)
+    return run
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """A run of the `demo` preset (the TRM `make demo` trains), cut to 400 of its 1,500 steps so the
     suite stays short (about a minute and a half): it already solves many 40-givens puzzles only

@@ -20,6 +20,9 @@ RECIPES = {
     # `demo` (TRM): half the puzzles with 40 givens (several segments needed), half with 60
     "data/sudoku-demo-mix": dict(task="sudoku", source="generate", gen_count=4000, gen_test_count=600,
                                  gen_clues="40,60", num_aug=7, seed=0),
+    # small 9x9 mazes for a model trained in seconds (`debug data_path=data/maze-debug`), to try Solve on
+    "data/maze-debug": dict(task="maze", source="generate", gen_count=400, gen_test_count=32, gen_size=9,
+                            gen_min_path_len=8, num_aug=0, seed=0),
 }
 
 

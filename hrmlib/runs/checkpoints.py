@@ -18,7 +18,7 @@ from .files import RunError
 # What the trainer writes into a run directory. Anything else there (the executed notebook that
 # launched it, the user's notes) is never touched.
 RUN_ENTRIES = ("config.json", "env.json", "metrics.jsonl", "checkpoints", "eval", "tensorboard", "wandb",
-               "learning_curve.png", "diagnostics.png")
+               "learning_curve.png", "diagnostics.png", "live")
 
 
 def prepare(run: Path, resume: bool, overwrite: bool):

@@ -35,6 +35,7 @@ from ..compat import to_ours
 from ..data import DataError, TrainSampler, load_split, local_slice, read_identifiers, to_torch
 from ..model import Carry, CompatError, build, dims, forward_dtype, load_checked
 from ..model.losses import act_loss
+from . import live
 from .diagnostics import Diagnostics, Watch
 from .ema import EMA
 from .evaluate import evaluate
@@ -65,7 +66,7 @@ class Progress:
 
 # Overrides a resume may carry without changing what is trained; anything else needs resume_changes=true.
 RESUME_SAFE = {"max_steps", "checkpoint_every", "keep_last", "log_every", "early_stop_patience", "tensorboard",
-               "wandb", "device", "compile", "eval_halting", "resume", "run_dir", "resume_changes", "overwrite"}
+               "wandb", "device", "compile", "eval_halting", "resume", "run_dir", "resume_changes", "overwrite", "live"}
 
 
 def resolve_config(argv: list[str]) -> tuple[str, C.Config, dict]:
@@ -351,6 +352,7 @@ def eval_and_checkpoint(model, test_split, cfg, d, run, prog: Progress, log, che
     stopping says stop."""
     with ema.applied() if ema else nullcontext():
         res = evaluate(model, test_split, cfg, d, run / "eval" / f"step_{prog.step}")
+        live.write(model, test_split, cfg, d, run, prog.step)  # a few puzzles per segment, for notebook 02's panel
     row = {"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs), "split": "test", **res}
     log.log(row)
     if d.main:
