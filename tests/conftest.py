@@ -101,3 +101,33 @@ def demo_run(tmp_path_factory):
     run_py("-m", "hrmlib.train", "demo", f"data_path={ensure_data('demo')}", f"run_dir={run}", "max_steps=400",
            check=True, env={"OMP_NUM_THREADS": "2"})
     return run
+
+
+# ---------------------------------------------------------------------------- the real browser (tests/lab.py)
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """One JupyterLab for every browser test of the session: yields (base URL, its root directory)."""
+    import lab as L
+    if not os.path.exists(L.CHROMIUM):
+        pytest.skip(f"{L.CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
+                    ".ci/run does this) to run the real-browser tests")
+    pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+    tmp = tmp_path_factory.mktemp("lab")
+    (tmp / "root").mkdir()
+    with L.serve(tmp / "root", tmp / "jupyter") as base:
+        yield base, tmp / "root"
+
+
+@pytest.fixture(scope="session")
+def browser(lab):
+    """Headless Debian Chromium through Playwright, one for the session."""
+    import lab as L
+    from playwright.sync_api import sync_playwright
+    L.OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=L.CHROMIUM, headless=True, args=L.ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -139,9 +139,11 @@ class Intervene(W.VBox):
         self.update.disabled = k in ("cell", "puzzle_id")
 
     def change(self) -> iv.Change:
-        return iv.Change(self.kind.value, self.state.value, self.segment.value, self.update.value,
-                         sigma=self.sigma.value, cell=self.cell.value, value=solve.token(self.m.task, self.value.value),
-                         puzzle_id=self.pid.value)
+        """The change the controls describe (only the knobs of its kind are set)."""
+        k = self.kind.value
+        knobs = {"noise": {"sigma": self.sigma.value}, "puzzle_id": {"puzzle_id": self.pid.value},
+                 "cell": {"cell": self.cell.value, "value": solve.token(self.m.task, self.value.value)}}
+        return iv.Change(k, self.state.value, self.segment.value, self.update.value, **knobs.get(k, {}))
 
     def run(self):
         """Trace the chosen puzzle with and without the change; a change that cannot be made is a message."""
