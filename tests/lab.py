@@ -108,8 +108,8 @@ def open_notebook(page, base: str, name: str, run_all: bool = True):
     """Open a notebook of the lab's root in `page`, wait for its kernel, and start Run All."""
     page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    if run_all:
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    if run_all:  # not awaited: the command's promise resolves only when every cell has run
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def shut_down(page):
