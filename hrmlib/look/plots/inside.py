@@ -312,8 +312,8 @@ def live(snapshots: list, evals: list = (), title: str = ""):
     if evals:
         ax.plot([r["step"] for r in evals], [r["exact_accuracy"] for r in evals], "ks", ms=4,
                 label="evaluation, whole test split")
-    ax.set(xlabel="training step", ylabel="exact accuracy", ylim=(-0.02, 1.02),
+    ax.set(xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02),
            title=f"{tr.batch} fixed test puzzles, after each segment")
-    _halt_hist(bx, tr, f"where Q would halt now: after {tr.halt_step.mean():.2f} segments on average")
+    _halt_hist(bx, tr, f"where Q would halt now (mean {tr.halt_step.mean():.2f})")
     fig.suptitle(title or f"live: step {steps[-1]}, puzzle #{tr.index[b]}", fontsize=10)
     return finish(fig, [ax], fontsize=7)
