@@ -74,17 +74,18 @@ def figure(run):
     return plots.live(snaps, evals)
 
 
-def _html(run) -> tuple[str, int]:
+def _html(run) -> str:
+    """The panel: the figure as an inline PNG, the newest snapshot's step in data-step."""
     fig = figure(run)
     if fig is None:
-        return "<div class='hrm-live' data-step='-1'>live panel: no snapshot yet (one is written at each evaluation; " \
-               "live=false turns them off)</div>", -1
+        return ("<div class='hrm-live' data-step='-1'>live panel: no snapshot yet (one is written at each evaluation; "
+                "live=false turns them off)</div>")
     step = int(paths(run)[-1].stem.split("_")[1])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72)
     img = base64.b64encode(buf.getvalue()).decode()
     return (f"<div class='hrm-live' data-step='{step}' data-snapshots='{len(paths(run))}'>"
-            f"<img src='data:image/png;base64,{img}' style='max-width:100%'/></div>"), step
+            f"<img src='data:image/png;base64,{img}' style='max-width:100%'/></div>")
 
 
 class Panel:
@@ -108,7 +109,7 @@ class Panel:
             found = paths(self.run)
             if (found[-1] if found else None) == self.seen and not (final and not found):
                 return False
-            body, _ = _html(self.run)
+            body = _html(self.run)
             self.seen = found[-1] if found else None
         except Exception as e:  # noqa: BLE001 — the panel must never stop the training it watches
             body = f"<div class='hrm-live' data-step='-1'>live panel: could not draw ({type(e).__name__}: {e})</div>"
