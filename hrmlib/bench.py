@@ -5,10 +5,12 @@
     python -m hrmlib.bench sudoku_extreme_1k batch=64 seq_len=900 vocab=12  # Maze/ARC shape
     python -m hrmlib.bench sudoku_extreme_1k batch=768 device=cuda compile=true modes=train profile=prof.txt
 
-A train step is what the trainer does per batch: one ACT segment (forward with the bootstrap
-pass), the loss, backward, and both optimizer steps. Eval is all halt_max_steps segments of a batch;
-eval_q streams `stream` batches' worth of puzzles through the batch's slots with eval_halting=q (a
-row stops when Q halts it and its slot takes the next puzzle; random weights rarely halt early).
+A train step is the trainer's own (`hrmlib.train.step.train_step` on a `TrainState` built as the
+trainer builds it): one ACT segment (forward with the bootstrap pass) on a global batch, the loss,
+backward, both optimizer steps, and the diagnostics unless diagnostics=false. Eval is all
+halt_max_steps segments of a batch; eval_q streams `stream` batches' worth of puzzles through the
+batch's slots with eval_halting=q (a row stops when Q halts it and its slot takes the next puzzle;
+random weights rarely halt early).
 matmul times one square matmul (8192 on CUDA, 1024 on CPU) at the forward dtype: the ceiling
 that the other rows' TFLOP/s are read against.
 Warm-up steps are excluded, devices are synchronised, the median of `repeats` is reported, and
@@ -17,22 +19,28 @@ achieved FLOP/s come from counting the matmuls (`flops`).
 from __future__ import annotations
 
 import json
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 import torch
 
+import numpy as np
+
 from . import config as C
-from .model import build, forward_dtype
+from .dist import Dist, pick_device
+from .errors import cli
 from .model.layers import swiglu_width
-from .model.losses import act_loss
+from .paths import writable
 from .runs import atomic_write
-from .train.diagnostics import Diagnostics
-from .train.evaluate import refill
-from .train.optim import make_optimizers
+from .train.evaluation import refill
+from .train.step import TrainState, train_step
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,16 @@ class Options:
     warmup: int = 3  # untimed calls first
     repeats: int = 10  # timed calls (the median is reported)
     modes: str = "train,eval"  # comma-separated: train, eval, eval_q, matmul
-    dtype: str = "auto"  # forward dtype (auto: the config's)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # forward dtype (auto: the config's)
     out: str = ""  # write the rows as JSON here
     stream: int = 4  # eval_q: batches' worth of puzzles streamed through the slots
     profile: str = ""  # also profile `repeats` more calls per mode; the top kernels and their share go here (text)
+
+    def __post_init__(self):
+        for k, least in (("batch", 1), ("seq_len", 1), ("vocab", 2), ("puzzle_ids", 1), ("warmup", 0), ("repeats", 1),
+                         ("stream", 1)):
+            if getattr(self, k) < least:
+                raise C.ConfigError(f"{k}: must be >= {least}, got {getattr(self, k)}")
 
 
 def layer_flops(cfg: C.ArchConfig, B: int, S: int) -> float:
@@ -107,69 +121,94 @@ def profile(fn, dev, n: int, title: str, top: int = 20) -> str:
 
 def _write(path: str, text: str):
     """Bench outputs may name a folder that does not exist yet (gpu-check's do)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(path), text)
+    path = writable(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text)
 
 
-MODES = ("train", "eval", "eval_q", "matmul")
+MODES = ("train", "eval", "eval_q", "matmul", "memory")
+START_RSS = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB (Linux): the process before any model
+
+
+def memory_row(s, preset: str, overrides: list[str], opts: "Options") -> dict:
+    """Peak memory of the training step: on CUDA the allocator's peak over two steps; on a CPU the peak
+    resident set of a child process that runs them (this process holds other modes' memory), less
+    what that process held before building the model. Beside it, the trainer's start-up estimate."""
+    from .train import memory
+    est = memory.estimate(s)
+    row = {"preset": preset, "overrides": overrides, "mode": "memory", "batch": opts.batch, "seq_len": opts.seq_len,
+           "device": str(s.d.device), "dtype": str(s.model.dtype).removeprefix("torch."), "compile": opts.compile,
+           "micro_batch": s.micro, "estimate_gb": (est["fixed"] + est["per_row"] * s.micro) / 2**30}
+    if s.d.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(s.d.device)
+        for _ in range(2):
+            train_step(s, random_batch(opts))
+        torch.cuda.synchronize(s.d.device)
+        return row | {"peak_mem_gb": torch.cuda.max_memory_allocated(s.d.device) / 2**30}
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [f"{f.name}={getattr(opts, f.name)}" for f in fields(Options)
+                if f.name not in ("modes", "out", "profile")]
+        subprocess.run([sys.executable, "-m", "hrmlib.bench", preset, *overrides, *args, "modes=train", "warmup=1",
+                        "repeats=1", f"out={tmp}/train.json"], check=True, capture_output=True, text=True)
+        child = json.loads(Path(tmp, "train.json").read_text())[0]
+    return row | {"peak_mem_gb": child["peak_mem_gb"], "step_mem_gb": child["peak_mem_gb"] - child["start_mem_gb"]}
+
+
+def random_batch(opts: "Options") -> dict:
+    """A seeded global batch of random puzzle-shaped tokens (numpy, as the sampler yields it)."""
+    g = np.random.default_rng(0)
+    B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
+    return {"inputs": g.integers(1, V, (B, S), dtype=np.int32), "labels": g.integers(1, V, (B, S), dtype=np.int32),
+            "puzzle_identifiers": g.integers(0, N, B, dtype=np.int32)}
 
 
 def measure(preset: str, overrides: list[str], opts: Options = Options()) -> list[dict]:
     if bad := [m for m in opts.modes.split(",") if m not in MODES]:  # before minutes of compiling and timing
         raise C.ConfigError(f"modes: {bad[0]!r} is not one of {', '.join(MODES)}")
-    cfg = C.load(preset, overrides)
-    dev = torch.device(opts.device)
-    dtype = forward_dtype(opts.dtype if opts.dtype != "auto" else cfg.arch.forward_dtype, dev.type)
+    cfg = C.load(preset, [*overrides, f"global_batch_size={opts.batch}", f"compile={opts.compile}"]
+                 + ([f"arch.forward_dtype={opts.dtype}"] if opts.dtype != "auto" else []))
+    dev = pick_device(opts.device)
+    for out in (opts.out, opts.profile):  # before minutes of timing
+        if out:
+            writable(out, out)
     B, S, V, N = opts.batch, opts.seq_len, opts.vocab, opts.puzzle_ids
-    torch.manual_seed(0)
-    model = build(cfg.arch, {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}, dtype).to(dev)
-    fwd = torch.compile(model, dynamic=False) if opts.compile else model
-    opt = make_optimizers(model, replace(cfg, global_batch_size=B))
-    diag = Diagnostics(model) if cfg.diagnostics else None
-    g = torch.Generator().manual_seed(0)
-    batch = {"inputs": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
-             "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32).to(dev),
-             "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32).to(dev)}
+    dims = {"vocab_size": V, "seq_len": S, "num_puzzle_identifiers": N}
+    s = TrainState.create(cfg, {"dims": dims}, Dist(device=dev), total=10**6)
+    model, fwd, dtype = s.model, s.fwd, s.model.dtype
+    batch = random_batch(opts)
+    on_dev = {k: torch.from_numpy(v).to(dev) for k, v in batch.items()}
     S_all = S + model.P
     out_rows, profiles = [], []
     for mode in opts.modes.split(","):
-        state = {"carry": model.initial_carry(batch)}
-
-        def train_step():  # as the trainer's, diagnostics included unless diagnostics=false
-            model.train()
-            state["carry"], out = fwd(state["carry"], batch)
-            terms, _ = act_loss(out, state["carry"], cfg.arch.loss.loss_type)
-            (terms["total"] / B).backward()
-            if diag:
-                diag.grads()
-            for o in opt:
-                o.step()
-                o.zero_grad()
-            if diag:
-                diag.update()
-
-        def eval_batch():
-            model.eval()
-            with torch.inference_mode():
-                carry = model.initial_carry(batch)
-                for _ in range(cfg.arch.halt_max_steps):
-                    carry, _ = fwd(carry, batch)
-
-        def eval_q():  # every slot refilled from the same random batch: which puzzle is irrelevant here
-            model.eval()
-            with torch.inference_mode():
-                segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: batch, n_q, B)]
-            state["segs"], state["calls"] = sum(segs), len(segs)
-
-        def matmul():
-            torch.mm(*mm, out=mm_out)
-
+        state, mm, mm_out = {}, None, None
+        if mode == "memory":
+            out_rows.append(memory_row(s, preset, overrides, opts))
+            continue
         n_q = B * opts.stream
         n_mm = 8192 if dev.type == "cuda" else 1024
         if mode == "matmul":
-            mm = [torch.randn(n_mm, n_mm, generator=g).to(dev, dtype) for _ in range(2)]
+            mm = [torch.randn(n_mm, n_mm, generator=torch.Generator().manual_seed(0)).to(dev, dtype) for _ in range(2)]
             mm_out = torch.empty_like(mm[0])
-        fn = {"train": train_step, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
+
+        def train():  # the trainer's step, diagnostics included unless diagnostics=false
+            train_step(s, batch)
+
+        def eval_batch():
+            with torch.inference_mode():
+                for _ in model.rollout(on_dev, call=fwd):
+                    pass
+
+        # every slot refilled from the same random batch: which puzzle is irrelevant here
+        def eval_q(state=state, n_q=n_q):
+            model.eval()
+            with torch.inference_mode():
+                segs = [int((p >= 0).sum()) for p, *_ in refill(fwd, lambda new: on_dev, n_q, B)]
+            state["segs"], state["calls"] = sum(segs), len(segs)
+
+        def matmul(mm=mm, mm_out=mm_out):
+            torch.mm(*mm, out=mm_out)
+
+        fn = {"train": train, "eval": eval_batch, "eval_q": eval_q, "matmul": matmul}[mode]
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         t_first = time.perf_counter()
@@ -196,7 +235,11 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
             "per_s": (n_q if mode == "eval_q" else 1 if mode == "matmul" else B) / med,
             "steps_per_s": 1 / med, "segments": state["segs"] / n_q if mode == "eval_q" else None,
             "tflops": fl / med / 1e12, "gflop": fl / 1e9, "warmup_s": warm_s, "threads": torch.get_num_threads(),
-            "peak_mem_gb": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+            "micro_batch": s.micro,
+            # the allocator's peak on CUDA; on a CPU this process's peak resident set (and what it held at start)
+            "peak_mem_gb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else
+                            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30,
+            "start_mem_gb": None if dev.type == "cuda" else START_RSS * 1024 / 2**30,
         })
     if opts.profile:
         _write(opts.profile, "".join(profiles))
@@ -204,34 +247,44 @@ def measure(preset: str, overrides: list[str], opts: Options = Options()) -> lis
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'preset':<20}{'mode':<8}{'batch':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}{'ex/s':>10}" \
-           f"{'TFLOP/s':>9}{'peak GB':>9}"
+    head = f"{'preset':<20}{'mode':<8}{'batch':>6}{'micro':>6}{'S':>5}{'dtype':>10}{'compile':>8}{'ms':>10}" \
+           f"{'ex/s':>10}{'TFLOP/s':>9}{'peak GB':>9}"
     lines = [head, "-" * len(head)]
+    num = lambda r, k, f: format(r[k], f) if r.get(k) is not None else "-"
     for r in rows:
-        mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
-        lines.append(f"{r['preset']:<20}{r['mode']:<8}{r['batch']:>6}{r['seq_len']:>5}{r['dtype']:>10}"
-                     f"{str(r['compile']):>8}{r['ms']:>10.1f}{r['per_s']:>10.1f}{r['tflops']:>9.4f}{mem:>9}")
+        lines.append(f"{r['preset']:<20}{r['mode']:<8}{r['batch']:>6}{r['micro_batch']:>6}{r['seq_len']:>5}"
+                     f"{r['dtype']:>10}{str(r['compile']):>8}{num(r, 'ms', '.1f'):>10}{num(r, 'per_s', '.1f'):>10}"
+                     f"{num(r, 'tflops', '.4f'):>9}{num(r, 'peak_mem_gb', '.3f'):>9}"
+                     + (f"  (the step {num(r, 'step_mem_gb', '.3f')} GB; estimated {r['estimate_gb']:.3f} GB)"
+                        if r["mode"] == "memory" else ""))
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or "=" in argv[0] or {"-h", "--help"} & set(argv):
-        print(__doc__ + "\noptions:\n" + C.describe(Options()), file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
+def run(argv: list[str]) -> int:
+    if not argv or "=" in argv[0]:
+        raise C.ConfigError("give a preset first: python -m hrmlib.bench PRESET [option=value …] (--help lists them)")
+    if argv[0] not in C.PRESETS:
+        raise C.ConfigError(f"unknown preset {argv[0]!r}; choose one of: {', '.join(C.PRESETS)}")
     names = {f.name for f in fields(Options)}
-    mine = [a for a in argv[1:] if a.partition("=")[0] in names]
+    mine = [a for a in argv[1:] if C.split(a, "e.g. batch=32")[0] in names]
     try:
         opts = C.apply(Options(), mine)  # strict types: compile=ture is an error, not "eager"
         rows = measure(argv[0], [a for a in argv[1:] if a not in mine], opts)
     except C.ConfigError as e:
         hint = f" (bench options: {', '.join(sorted(names))})" if "unknown key" in str(e) else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
-        return 2
+        raise C.ConfigError(f"{e}{hint}") from None
     print(table(rows))
     if opts.out:
         _write(opts.out, json.dumps(rows, indent=2))
     return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__ + "\noptions:\n" + C.describe(Options()))
+        return 0
+    return cli(run, argv)
 
 
 if __name__ == "__main__":

@@ -3,34 +3,53 @@
     from hrmlib.config import load
     cfg = load("sudoku_extreme_1k", ["lr=1e-4", "arch.H_cycles=3"])
 
-Field names and defaults are the original HRM's (`cfg_pretrain.yaml` + `arch/hrm_v1.yaml`,
-HRM-SPEC §1.1, §5.1); fields the original lacks are marked "ours". Configs are frozen: derived
-values are computed where used, never written back.
+Field names and defaults are the original HRM's (`cfg_pretrain.yaml` + `arch/hrm_v1.yaml`); fields
+the original lacks are marked "ours". Configs are frozen: derived values are computed where used,
+never written back.
 """
 from __future__ import annotations
 
 import dataclasses as dc
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value
+from .grammar import ConfigError, apply, describe, diff, field_docs, flat, from_dict, parse_value, split
 
 LossType = Literal["stablemax_cross_entropy", "softmax_cross_entropy"]
+
+# What a field is to a run besides a setting (its `role`, read by `roles`): on `resume=` a field
+# with a role may change freely, any other needs resume_changes=true; `hrmlib.runs.compare` ignores
+# "action" and "runtime" fields; an evaluation that differs from the trainer's in an "eval" field
+# (or in arch.* or data_path) is a variant, written beside the trainer's (`hrmlib.runs.eval_dir`).
+ROLES = {"action": "what the command does (not part of the run)",
+         "runtime": "where and how it runs and reports",
+         "schedule": "how long it trains",
+         "eval": "how it is evaluated"}
+
+
+def _role(role: str, default):
+    assert role in ROLES, role
+    return field(default=default, metadata={"role": role})
+
+
+def roles() -> dict[str, str]:
+    """{key: role} of every Config field that has one."""
+    return {f.name: f.metadata["role"] for f in dc.fields(Config) if "role" in f.metadata}
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    loss_type: LossType = "stablemax_cross_entropy"  # the LM loss: stablemax CE (HRM-SPEC §2) or softmax CE
+    loss_type: LossType = "stablemax_cross_entropy"  # the LM loss: stablemax CE (the original's) or softmax CE
     # ours: drop rows with no labels (batch padding) from the Q losses. The original counts them as
-    # "correct" in the q-halt BCE (HRM-SPEC P1); `false` reproduces that for parity.
+    # "correct" in the q-halt BCE (docs/pitfalls.md P1); `false` reproduces that for parity.
     mask_padding_rows: bool = True
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    # "hrm": two modules H and L, one-step gradient (HRM-SPEC §1); "trm": one shared network updating
-    # z_H (the answer y) and z_L (the latent z), gradient through the whole last recursion (TRM-SPEC §3)
+    # "hrm": two modules H and L, one-step gradient; "trm": one shared network updating z_H (the
+    # answer y) and z_L (the latent z), gradient through the whole last recursion
     name: Literal["hrm", "trm"] = "hrm"
     H_cycles: int = 2  # HRM: H updates per segment; TRM: T, recursions per segment (all but the last without grad)
     L_cycles: int = 2  # HRM: L updates per H update; TRM: n, latent (z) updates per recursion
@@ -64,7 +83,7 @@ class ArchConfig:
         _check_ranges(self, "arch.", {**_ARCH_RANGES, "H_layers": _ONE if self.name == "hrm" else _NONNEG})
         _check(self.hidden_size % self.num_heads == 0, "arch.hidden_size",
                f"must be divisible by arch.num_heads={self.num_heads}, got {self.hidden_size}")
-        # the original crashes in a reshape here (TRM pitfall T5): slots only pad, they never truncate
+        # the original TRM crashes in a reshape here (docs/pitfalls.md T5): slots only pad, they never truncate
         _check(self.P * self.hidden_size >= self.emb_ndim, "arch.puzzle_emb_len",
                f"{self.P} slots of {self.hidden_size} cannot hold a {self.emb_ndim}-wide puzzle embedding; "
                f"use 0 (ceil(puzzle_emb_ndim / hidden_size) slots) or more")
@@ -104,7 +123,7 @@ class Config:
     seed: int = 0  # initial weights, batch order and exploration draws
     # ours: "max": every test row runs arch.halt_max_steps segments (the original); "q": a row stops when
     # Q would halt it (q_halt > q_continue; q_halt > 0 without arch.act_continue_loss), its slot takes the next puzzle
-    eval_halting: Literal["max", "q"] = "max"
+    eval_halting: Literal["max", "q"] = _role("eval", "max")
     # EMA of the weights (the original TRM's names): evaluation and the checkpoint's model weights
     # are the average; the raw weights are saved beside them, so `resume=` continues exactly
     ema: bool = False
@@ -113,30 +132,42 @@ class Config:
     # still hold its initial weights (at 0.999 and 1,000 steps about 37 % of them); off for parity
     ema_warmup: bool = False
     # ---- ours: runs, resuming, devices, tracking
-    run_dir: Optional[str] = None  # default runs/<time>-<preset>-<tag>
-    resume: Optional[str] = None  # a run directory: continue from its last checkpoint
+    run_dir: Optional[str] = _role("action", None)  # default runs/<time>-<preset>-<tag>
+    resume: Optional[str] = _role("action", None)  # a run directory: continue from its last checkpoint
     # with resume=: apply overrides that change what is trained (lr, arch, data, …); recorded in config.json
-    resume_changes: bool = False
-    overwrite: bool = False  # start over in a run_dir that holds a run (its trainer files are removed first)
+    resume_changes: bool = _role("action", False)
+    # start over in a run_dir that holds a run (its trainer files are removed first)
+    overwrite: bool = _role("action", False)
     init_from: Optional[str] = None  # weights only: an hrmlib checkpoint/run or an original HRM checkpoint
-    max_steps: Optional[int] = None  # stop after this many optimizer steps in all (cuts any run short)
-    checkpoint_every: int = 0  # also checkpoint every N steps (0: at evaluations and at the end)
-    keep_last: int = 2  # checkpoints kept besides the best one
-    early_stop_patience: int = 0  # stop after N evaluations without a better exact_accuracy (0: off)
-    compile: Optional[bool] = None  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
-    device: str = "auto"  # auto: cuda (one per local rank), else mps, else cpu
-    log_every: int = 1  # steps between metrics.jsonl lines
+    # stop after this many optimizer steps in all (cuts any run short)
+    max_steps: Optional[int] = _role("schedule", None)
+    checkpoint_every: int = _role("runtime", 0)  # also checkpoint every N steps (0: at evaluations and at the end)
+    keep_last: int = _role("runtime", 2)  # checkpoints kept besides the best one
+    early_stop_patience: int = _role("schedule", 0)  # stop after N evaluations without a better exact_accuracy (0: off)
+    # ours: rows per forward/backward pass; a step accumulates the gradients of global batch / processes /
+    # micro_batch passes, then updates once: the same numbers in less memory. None: the whole batch in one
+    # pass; auto (CUDA): the largest that fits the free memory, tried once at start-up
+    micro_batch: Union[int, Literal["auto"], None] = _role("runtime", None)
+    # ours: recompute the differentiated blocks in the backward pass instead of keeping their activations
+    # (HRM: the last L and H update; TRM: every call in the last recursion): the same numbers, less memory
+    activation_checkpointing: bool = _role("runtime", False)
+    compile: Optional[bool] = _role("runtime", None)  # torch.compile; None: on for CUDA unless DISABLE_COMPILE is set
+    device: str = _role("runtime", "auto")  # auto: cuda (one per local rank), else mps, else cpu
+    log_every: int = _role("runtime", 1)  # steps between metrics.jsonl lines
     # ours: gradient norms (global, per part), parameter norm, update ratio, exploration-blocked halts,
     # peak memory in every logged row, and warnings when a norm explodes or Q collapses
-    diagnostics: bool = True
-    wandb: Optional[Literal["online", "offline"]] = None  # optional sink
-    tensorboard: bool = False  # optional sink (needs the tensorboard package)
-    live: bool = True  # ours: per-segment predictions of a few test puzzles at each evaluation in <run>/live/ (notebook 02)
+    diagnostics: bool = _role("runtime", True)
+    wandb: Optional[Literal["online", "offline"]] = _role("runtime", None)  # optional sink
+    tensorboard: bool = _role("runtime", False)  # optional sink (needs the tensorboard package)
+    # ours: per-segment predictions of a few test puzzles at each evaluation in <run>/live/ (notebook 02)
+    live: bool = _role("runtime", True)
 
     def __post_init__(self):
         _check_ranges(self, "", _RANGES)
         _check(self.eval_interval is None or self.epochs % self.eval_interval == 0, "eval_interval",
                f"must divide epochs={self.epochs}, got {self.eval_interval}")
+        _check(not isinstance(self.micro_batch, int) or self.micro_batch >= 1, "micro_batch",
+               f"must be >= 1 (or auto, or none for the whole batch), got {self.micro_batch}")
         _check(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
                "device", f"expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
@@ -155,7 +186,8 @@ _POS, _UNIT, _HALF = (lambda v: v > 0, "> 0"), (lambda v: 0 <= v <= 1, "in [0, 1
 _ARCH_RANGES = {"H_cycles": _ONE, "L_cycles": _ONE, "L_layers": _ONE, "hidden_size": _ONE, "num_heads": _ONE,
                 "halt_max_steps": _ONE, "expansion": _POS, "rms_norm_eps": _POS, "rope_theta": _POS,
                 "halt_exploration_prob": _UNIT, "puzzle_emb_ndim": _NONNEG, "puzzle_emb_len": _NONNEG}
-_RANGES = {"global_batch_size": _ONE, "epochs": _ONE, "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
+_RANGES = {"seed": (lambda v: 0 <= v < 2**63, "in [0, 2**63)"), "global_batch_size": _ONE, "epochs": _ONE,
+           "eval_interval": _ONE, "lr": _POS, "lr_min_ratio": _UNIT,
            "lr_warmup_steps": _NONNEG, "beta1": _HALF, "beta2": _HALF, "weight_decay": _NONNEG,
            "puzzle_emb_weight_decay": _NONNEG, "puzzle_emb_lr": _NONNEG, "ema_rate": _HALF, "max_steps": _ONE,
            "checkpoint_every": _NONNEG, "keep_last": _ONE, "early_stop_patience": _NONNEG, "log_every": _ONE}
@@ -205,7 +237,7 @@ def demo_hrm() -> Config:
     every 9 positions, so "same column" (offsets 9, 18, …) is one fixed relative-position pattern,
     and the slower frequencies fall near the band (27) and grid (81) periods. With the default
     10,000 none lines up with the grid and this small model learns Sudoku's structure far more
-    slowly (4 segments, 3,000 steps: 5 % exact with 10,000, 18–45 % with 314).
+    slowly (measured in docs/benchmarks.md, "The HRM demo").
 
     halt_max_steps=1: one ACT segment (2 H × 2 L cycles) per puzzle, so every step trains on 64
     fresh puzzles; in ten CPU minutes that beats deep supervision over 4 segments (measured, three
@@ -215,7 +247,7 @@ def demo_hrm() -> Config:
                   lr=3e-3, puzzle_emb_lr=3e-3, lr_warmup_steps=100, lr_min_ratio=0.1)
 
 
-# ---------------------------------------------------------------- TRM presets (TRM README runs, TRM-SPEC §9)
+# ---------------------------------------------------------------- TRM presets (TRM README runs)
 # cfg_pretrain.yaml defaults (batch 768, lr 1e-4 constant after 2,000 warmup steps, betas 0.9/0.95) and
 # arch/trm.yaml (hidden 512, 8 heads, 2 layers, 16 puzzle slots, 16 ACT steps), EMA 0.999 on.
 
@@ -275,8 +307,8 @@ PRESETS = {f.__name__: f for f in (sudoku_extreme_1k, maze_30x30_hard_1k, arc1, 
 
 # ---------------------------------------------------------------- overrides
 
-__all__ = ["ArchConfig", "Config", "ConfigError", "LossConfig", "PRESETS", "load", "from_saved", "apply", "describe",
-           "diff", "field_docs", "flat", "from_dict", "parse_value"]
+__all__ = ["ArchConfig", "Config", "ConfigError", "LossConfig", "PRESETS", "ROLES", "load", "from_saved", "apply",
+           "describe", "diff", "field_docs", "flat", "from_dict", "parse_value", "roles", "split"]
 REMOVED = ("checkpoint_every_eval", "eval_save_outputs")  # never read; runs saved before 2026-12 still hold them
 
 

@@ -32,10 +32,11 @@ class Dist:
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name != "auto":
         dev = torch.device(name)
-        if (dev.type == "cuda" and not torch.cuda.is_available()) or (dev.type == "mps" and not torch.backends.mps.is_available()):
+        if ((dev.type == "cuda" and not torch.cuda.is_available())
+                or (dev.type == "mps" and not torch.backends.mps.is_available())):
             raise ConfigError(f"device={name}: torch sees no such device on this machine; use device=cpu or auto")
         # a bare "cuda" means this local rank's GPU, as auto does: torch.cuda.set_device needs an
-        # index, and without one every torchrun worker would share GPU 0 (found on the first H200 run)
+        # index, and without one every torchrun worker would share GPU 0
         return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
@@ -89,3 +90,21 @@ def broadcast_object(obj, d: Dist):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def on_main(fn, d: Dist):
+    """`fn()` on rank 0 only (building a dataset, say), its result — or the UserError it raised — on
+    every rank, so no rank waits at a barrier for a peer that gave up."""
+    from .errors import UserError, io_error
+    out, err = None, None
+    if d.main:
+        try:
+            out = fn()
+        except UserError as e:
+            err = e
+        except OSError as e:  # a full disk, say: one line, on every rank
+            err = io_error(e)
+    out, err = broadcast_object((out, err), d)
+    if err is not None:
+        raise err
+    return out

@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses as dc
 import difflib
 import inspect
+import io
+import tokenize
 import types
 import typing
 from typing import Literal
 
+from .errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A bad preset, key or value: the message names it and lists what is allowed."""
 
 
@@ -76,7 +80,17 @@ def parse_value(key: str, raw: str, t):
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", "") and type(None) in args:
             return None
-        return parse_value(key, raw, next(a for a in args if a is not type(None)))
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return parse_value(key, raw, options[0])
+        for a in options:  # the first of the types that takes it (an int, then "auto", say)
+            try:
+                return parse_value(key, raw, a)
+            except ConfigError:
+                pass
+        names = [a.__name__ if isinstance(a, type) else " or ".join(map(str, typing.get_args(a))) for a in options]
+        none = " or none" if type(None) in args else ""
+        raise ConfigError(f"{key}: expected {' or '.join(names)}{none}, got {raw!r}")
     if origin is Literal:
         if raw not in args:
             raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, args))}")
@@ -113,20 +127,29 @@ def diff(a, b) -> dict[str, tuple]:
 
 
 def field_docs(cls, prefix: str = "") -> dict[str, str]:
-    """{dotted key: its one-line doc}, read from the comments beside (or above) each field."""
-    docs, above = {}, []
-    for line in inspect.getsource(cls).splitlines()[1:]:
-        code, _, comment = line.strip().partition("#")
-        if not code:
-            above.append(comment.strip())
+    """{dotted key: its one-line doc}: the comment after each field, else the comment lines just
+    above it, read with Python's tokenizer (so a `#` inside a string default is not a comment)."""
+    comments, starts, prev = {}, {}, None
+    for t in tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline):
+        if t.type == tokenize.COMMENT:
+            comments[t.start[0]] = t.string.lstrip("#").strip()
+        elif t.type == tokenize.NAME and t.start[1] == 4 and (prev is None or prev.type in _LINE_START):
+            starts[t.start[0]] = t.string  # the first name of a statement in the class body
+        prev = t
+    docs, names = {}, {f.name for f in dc.fields(cls)}
+    for line, name in starts.items():
+        if name not in names:
             continue
-        name = code.split(":")[0].strip()
-        if name in {f.name for f in dc.fields(cls)}:
-            t = typing.get_type_hints(cls)[name]
-            docs |= field_docs(t, f"{prefix}{name}.") if dc.is_dataclass(t) else {
-                prefix + name: comment.strip() or " ".join(above)}
-        above = []
+        above, k = [], line - 1
+        while k in comments and k not in starts:
+            above, k = [comments[k]] + above, k - 1
+        t = typing.get_type_hints(cls)[name]
+        docs |= field_docs(t, f"{prefix}{name}.") if dc.is_dataclass(t) else {
+            prefix + name: comments.get(line) or " ".join(above)}
     return docs
+
+
+_LINE_START = (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT)
 
 
 def describe(cfg) -> str:

@@ -3,6 +3,7 @@ user's clone it does not, and tests that need it skip with that reason. Small co
 and dataset-format fixtures are committed under tests/fixtures/ so the core checks always run."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
+# nbstripout's options for our notebooks (as the Makefile's NB_EXTRA)
+NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 # metrics.jsonl columns that differ between identical runs by nature: timing, the process's peak memory
 STEADY = ("wall_time", "examples_per_s", "seconds", "puzzles_per_s", "peak_mem_gb")
 
@@ -34,14 +37,88 @@ def shared(rel: str) -> Path:
     return p
 
 
-def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False) -> subprocess.CompletedProcess:
-    """Run `python *args` with this interpreter, capturing text output."""
+def run_py(*args, env=None, cwd=ROOT, timeout=600, check=False, **kw) -> subprocess.CompletedProcess:
+    """Run `python *args` with this interpreter, capturing text output (`kw`: more subprocess.run options)."""
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     r = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=e, text=True,
-                       capture_output=True, timeout=timeout)
+                       capture_output=True, timeout=timeout, **kw)
     if check and r.returncode != 0:
         raise AssertionError(f"exit {r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}")
     return r
+
+
+def train(data, *over, preset="debug", **kw) -> subprocess.CompletedProcess:
+    """`python -m hrmlib.train PRESET data_path=DATA …` in a real process."""
+    return run_py("-m", "hrmlib.train", preset, f"data_path={data}", *over, **kw)
+
+
+def torchrun(nproc: int, module: str, *args, check=False, timeout=600) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node N -m MODULE …`: real processes, gloo on the CPU."""
+    return torchrun_script(nproc, "-m", module, *args, check=check, timeout=timeout)
+
+
+def torchrun_script(nproc: int, *args, check=False, timeout=600) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc-per-node N SCRIPT …` (or `-m MODULE …`)."""
+    exe = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(exe), "--standalone", f"--nproc-per-node={nproc}", *map(str, args)],
+                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, capture_output=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"exit {r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}")
+    return r
+
+
+def start(*args, env=None) -> subprocess.Popen:
+    """`python -m hrmlib.train …` started in the background (to be killed or interrupted)."""
+    return subprocess.Popen([sys.executable, "-m", "hrmlib.train", *map(str, args)], cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def rows(run, split="train", all_columns=False) -> list[dict]:
+    """A run's metrics.jsonl rows of one split, without the columns that vary between identical runs
+    (STEADY) unless `all_columns`."""
+    out = [json.loads(ln) for ln in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if all_columns or k not in STEADY} for r in out if r["split"] == split]
+
+
+def one_line_error(r, *needles, code=2):
+    """A command that refused: its exit status, one line on stderr (no traceback) holding `needles`."""
+    assert r.returncode == code, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+
+
+def random_batch(B=3, S=9, V=6, N=2) -> dict:
+    """A seeded batch of random puzzle-shaped tokens (int32, as the sampler makes them)."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    return {"inputs": torch.randint(0, V, (B, S), generator=g, dtype=torch.int32),
+            "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32),
+            "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32)}
+
+
+def digest(root) -> dict:
+    """Every file under `root` with the hash of its bytes: equal digests mean byte-identical trees."""
+    import hashlib
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def snapshot(*roots) -> dict:
+    """Every file under `roots` (the project without .git, .venv and caches) with its size and time:
+    equal snapshots before and after a command mean it created or changed nothing there."""
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", "test-output"}
+    out = {}
+    for root in roots:
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in skip]
+            for f in [*files, *dirs]:
+                p = os.path.join(dirpath, f)
+                st = os.lstat(p)
+                out[p] = (st.st_size, st.st_mtime_ns) if f in files else "dir"
+    return out
 
 
 # ---------------------------------------------------------------------------- data and runs the tests share
@@ -71,8 +148,7 @@ def trm_run(tmp_path_factory):
     """A trm_debug run (EMA on), trained once per session on the debug data."""
     from hrmlib.data import ensure_data
     run = tmp_path_factory.mktemp("trm") / "run"
-    run_py("-m", "hrmlib.train", "trm_debug", f"data_path={ensure_data('trm_debug')}", f"run_dir={run}",
-           "max_steps=60", check=True)
+    train(ensure_data("trm_debug"), f"run_dir={run}", "max_steps=60", preset="trm_debug", check=True)
     return run
 
 
@@ -82,8 +158,7 @@ def maze_run(tmp_path_factory):
     model for the Solve widget; it needs to exist, not to be good."""
     from hrmlib.data import ensure_data
     run = tmp_path_factory.mktemp("maze") / "run"
-    run_py("-m", "hrmlib.train", "debug", f"data_path={ensure_data('debug', 'data/maze-debug')}", f"run_dir={run}",
-           "max_steps=20", "global_batch_size=16", check=True)
+    train(ensure_data("debug", "data/maze-debug"), f"run_dir={run}", "max_steps=20", "global_batch_size=16", check=True)
     return run
 
 
@@ -98,8 +173,8 @@ def demo_run(tmp_path_factory):
         from hrmlib.look import trace
         return trace.resolve_run(os.environ["HRM_DEMO_RUN"])
     run = tmp_path_factory.mktemp("demo") / "run"
-    run_py("-m", "hrmlib.train", "demo", f"data_path={ensure_data('demo')}", f"run_dir={run}", "max_steps=400",
-           check=True, env={"OMP_NUM_THREADS": "2"})
+    train(ensure_data("demo"), f"run_dir={run}", "max_steps=400", preset="demo", check=True,
+          env={"OMP_NUM_THREADS": "2"})
     return run
 
 

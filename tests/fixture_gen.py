@@ -11,7 +11,7 @@ from hrmlib.model import losses
 from hrmlib.compat import arch_from_original, to_original
 from hrmlib.train.ema import EMA
 from hrmlib.model import build
-from hrmlib.compat.parity import train_call
+from hrmlib.parity import train_call
 
 
 def _record(carry, out, terms, metrics):
@@ -37,7 +37,8 @@ def write_fixture(d: Path, cfg: dict, B: int = 3, calls: int = 4):
         m.puzzle_emb.weights.normal_(0, 0.2, generator=g)
         m.q_head.weight.normal_(0, 0.2, generator=g)
         m.q_head.bias.copy_(torch.tensor([-0.75, 0.75]))
-        if arch.mlp_t:  # shrunk, as the held-out TRM fixtures do: mlp_t recursions are chaotic at init (T8)
+        # shrunk, as the held-out TRM fixtures do: mlp_t recursions are chaotic at init (docs/pitfalls.md T8)
+        if arch.mlp_t:
             for n, p in m.named_parameters():
                 if "gate_up" in n:
                     p.mul_(0.5)
@@ -66,8 +67,8 @@ def write_fixture(d: Path, cfg: dict, B: int = 3, calls: int = 4):
         carry, out, terms, metrics, draws = train_call(m, carry, batches[t])
         r = _record(carry, out, terms, metrics)
         r.update(batch=batches[t], grads={names[k]: p.grad.clone() for k, p in m.named_parameters()},
-                 buffer_grads={"model.inner.puzzle_emb.local_weights": m.puzzle_emb.local.grad.clone()},
-                 puzzle_emb_local_ids=m.puzzle_emb.local_ids.clone(), explore_rand=draws[0],
+                 buffer_grads={"model.inner.puzzle_emb.local_weights": m.puzzle_emb.gradient()[0].clone()},
+                 puzzle_emb_local_ids=m.puzzle_emb.gradient()[1].clone(), explore_rand=draws[0],
                  explore_min_halt_draw=draws[1])
         steps.append(r)
     torch.save({**steps[0], "rng_seed": 0}, d / "train_step.pt")

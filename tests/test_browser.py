@@ -5,7 +5,7 @@ contradictory pasted one with a message; a maze drawn by drag and click on a sma
 solved and checked; the intervention (answer state reset as segment 2 starts) shows two replays that
 differ. Screenshots go to test-output/browser/ at the repo root.
 
-    make test-browser        # or: .venv/bin/python -m pytest -m browser tests/test_browser.py tests/test_browser_live.py
+    make test-browser   # or: .venv/bin/python -m pytest -m browser tests/test_browser.py tests/test_browser_live.py
 """
 import re
 

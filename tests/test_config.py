@@ -53,9 +53,11 @@ def test_every_field_is_documented_and_help_lists_them(tmp_path):
 
 
 @pytest.mark.parametrize("preset, overrides, match", [
-    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo_hrm, debug, trm_sudoku_mlp"),
+    ("nope", [], r"unknown preset 'nope'; choose one of: sudoku_extreme_1k, maze_30x30_hard_1k, arc1, arc2, demo_hrm, "
+                 r"debug, trm_sudoku_mlp"),
     ("debug", ["lrr=1"], r"unknown key 'lrr' \(did you mean lr"),
-    ("debug", ["arch.H_cycle=3"], r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.name, arch.H_cycles"),
+    ("debug", ["arch.H_cycle=3"],
+     r"unknown key 'arch.H_cycle' \(did you mean arch.H_cycles.*valid keys: arch.name, arch.H_cycles"),
     ("debug", ["lr"], r"'lr' is not of the form key=value"),
     ("debug", ["lr=fast"], r"lr: expected float, got 'fast'"),
     ("debug", ["epochs=2.5"], r"epochs: expected int, got '2.5'"),

@@ -2,10 +2,7 @@
 through augmentations.json, builds are byte-identical across hash seeds, working directories and file
 creation order, the ARC-1/ARC-2 overlap is refused, and bad task files give one clear error."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +10,16 @@ import pytest
 
 from hrmlib.data import DataError, load_split
 from hrmlib.data.builders import arc
+from conftest import ROOT, digest, one_line_error, run_py, shared
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-ARC1, CONCEPT, ARC2 = (SHARED / "data" / p for p in ("ARC-AGI/data", "ConceptARC/corpus", "ARC-AGI-2/data"))
+# the real task folders, under ../shared (a test that needs one skips without it)
+ARC1, CONCEPT, ARC2 = "data/ARC-AGI/data", "data/ConceptARC/corpus", "data/ARC-AGI-2/data"
 PICK = {("arc1", "training"): 5, ("arc1", "evaluation"): 4, ("concept", "Copy"): 2, ("concept", "Order"): 2}
-
-
-def need_shared():
-    if not ARC1.is_dir():
-        pytest.skip(f"ARC data not found at {SHARED}/data (the shared folder is absent)")
 
 
 def small_copy(dst: Path, reverse: bool = False) -> list:
     """A few real tasks laid out like ARC-AGI/data and ConceptARC/corpus; files created in either order."""
-    roots = {"arc1": ARC1, "concept": CONCEPT}
+    roots = {"arc1": shared(ARC1), "concept": shared(CONCEPT)}
     for (root, sub), n in PICK.items():
         files = sorted((roots[root] / sub).glob("*.json"))[:n]
         (dst / root / sub).mkdir(parents=True)
@@ -36,7 +29,6 @@ def small_copy(dst: Path, reverse: bool = False) -> list:
 
 
 def test_inverse_maps_every_example_back(tmp_path):
-    need_shared()
     dirs = small_copy(tmp_path / "src")
     arc.build(tmp_path / "o", dataset_dirs=dirs, num_aug=6, seed=3, progress=False)
     tasks = {t.name: t for t in arc.load_dirs(dirs)}
@@ -73,13 +65,11 @@ def _build_in_subprocess(src: Path, out: Path, cwd: Path, hashseed: str):
     code = ("import sys; from hrmlib.data.builders import arc; "
             "arc.build(sys.argv[1], dataset_dirs=sys.argv[2:], num_aug=4, seed=0, progress=False)")
     dirs = [str(src / "arc1"), str(src / "concept")]
-    env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    subprocess.run([sys.executable, "-c", code, str(out), *dirs], cwd=cwd, env=env, check=True)
-    return {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    run_py("-c", code, out, *dirs, cwd=cwd, env={"PYTHONHASHSEED": hashseed, "PYTHONPATH": str(ROOT)}, check=True)
+    return digest(out)
 
 
 def test_byte_identical_across_hashseed_cwd_and_file_order(tmp_path):
-    need_shared()
     small_copy(tmp_path / "a")
     small_copy(tmp_path / "b", reverse=True)
     (tmp_path / "cwd2").mkdir()
@@ -89,11 +79,11 @@ def test_byte_identical_across_hashseed_cwd_and_file_order(tmp_path):
 
 
 def test_refuses_arc1_eval_with_arc2_training(tmp_path):
-    need_shared()
+    arc1, arc2 = shared(f"{ARC1}/evaluation/00576224.json"), shared(f"{ARC2}/training/00576224.json")
     for d in ("arc1/evaluation", "arc2/training"):
         (tmp_path / d).mkdir(parents=True)
-    shutil.copy(ARC1 / "evaluation" / "00576224.json", tmp_path / "arc1/evaluation")
-    shutil.copy(ARC2 / "training" / "00576224.json", tmp_path / "arc2/training")
+    shutil.copy(arc1, tmp_path / "arc1/evaluation")
+    shutil.copy(arc2, tmp_path / "arc2/training")
     dirs = [tmp_path / "arc1", tmp_path / "arc2"]
     with pytest.raises(DataError, match="ARC-1/ARC-2 overlap.*--force"):
         arc.build(tmp_path / "o", dataset_dirs=dirs, num_aug=0, progress=False)
@@ -112,16 +102,17 @@ GOOD = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [
 @pytest.mark.parametrize("obj,msg", [
     ({"train": []}, "task bad: not an ARC task"),
     ([1, 2], "task bad: not an ARC task"),
-    ({**GOOD, "test": [{"input": [[0] * 31], "output": [[0]]}]}, "task bad: test pair 0 input: grid is 1x31, larger than 30x30"),
+    ({**GOOD, "test": [{"input": [[0] * 31], "output": [[0]]}]},
+     "task bad: test pair 0 input: grid is 1x31, larger than 30x30"),
     ({**GOOD, "train": [{"input": [[1, 2], [3]], "output": [[0]]}]}, "task bad: train pair 0 input: not a grid"),
-    ({**GOOD, "train": [{"input": [[10]], "output": [[0]]}]}, "task bad: train pair 0 input: cells must be integers 0..9"),
+    ({**GOOD, "train": [{"input": [[10]], "output": [[0]]}]},
+     "task bad: train pair 0 input: cells must be integers 0..9"),
 ])
 def test_bad_task_names_file_and_task(tmp_path, obj, msg):
     (tmp_path / "src" / "training").mkdir(parents=True)
     (tmp_path / "src" / "training" / "ok.json").write_text(json.dumps(GOOD))
     (tmp_path / "src" / "training" / "bad.json").write_text(json.dumps(obj))
-    r = subprocess.run([sys.executable, "-m", "hrmlib.data", "arc", "--output-dir", str(tmp_path / "o"),
-                        "--dataset-dirs", str(tmp_path / "src"), "--num-aug", "2"], capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"{tmp_path / 'src' / 'training' / 'bad.json'}: {msg}" in r.stderr
+    r = run_py("-m", "hrmlib.data", "arc", "--output-dir", tmp_path / "o", "--dataset-dirs", tmp_path / "src",
+               "--num-aug", "2")
+    one_line_error(r, f"{tmp_path / 'src' / 'training' / 'bad.json'}: {msg}")
     assert not (tmp_path / "o").exists()

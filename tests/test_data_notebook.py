@@ -1,19 +1,16 @@
 """notebooks/01_build_dataset.ipynb runs top to bottom under papermill at its small (offline) defaults,
 and the renderers return figures for all three tasks."""
 import json
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hrmlib.data import load_split
 from hrmlib.look import render
+from conftest import FIXTURES, NB_EXTRA, ROOT, run_py
 
-ROOT = Path(__file__).resolve().parents[1]
-FIX = ROOT / "tests" / "fixtures" / "dataset-format"
+FIX = FIXTURES / "dataset-format"
 NB = ROOT / "notebooks" / "01_build_dataset.ipynb"
-NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 
 
 def test_notebook_shape_and_stripped():
@@ -24,7 +21,7 @@ def test_notebook_shape_and_stripped():
         assert ": " in line.split("=")[0] and "  # " in line, line
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all("def " not in "".join(c["source"]) and "class " not in "".join(c["source"]) for c in code)
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "nbstripout", "--verify", *NB_EXTRA, str(NB)])
+    r = run_py("-m", "nbstripout", "--verify", *NB_EXTRA, NB)
     assert r.returncode == 0, "notebook is not stored stripped"
 
 

@@ -88,7 +88,8 @@ def test_eval_covers_every_example_once_with_padding(ragged, world):
     for rank in range(world):
         for b, n in eval_batches(data, 9 if world == 3 else 8, rank, world):
             assert len(b["inputs"]) == (9 if world == 3 else 8) // world
-            assert (b["inputs"][n:] == 0).all() and (b["labels"][n:] == -100).all() and (b["puzzle_identifiers"][n:] == 0).all()
+            assert (b["inputs"][n:] == 0).all() and (b["labels"][n:] == -100).all()
+            assert (b["puzzle_identifiers"][n:] == 0).all()
             assert (b["puzzle_identifiers"][:n] == b["inputs"][:n, 1] + 1).all()
             seen += list(b["inputs"][:n, 0])
     assert sorted(seen) == sorted(np.arange(data.num_examples) % 250)

@@ -1,8 +1,5 @@
 """Sudoku builder: parity with the original-built fixture, validity of every augmented puzzle on real
 (tdoku) puzzles, the exact solver, the generator, and one clear error per bad input."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +8,12 @@ import pytest
 from hrmlib.data import DataError, load_split
 from hrmlib.data.builders import solver, sudoku
 from hrmlib.data.format import FIELDS
+from conftest import digest, one_line_error, run_py, shared
 
 FIX = Path(__file__).parent / "fixtures" / "dataset-format"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TDOKU = SHARED / "data" / "sudoku" / "tdoku-benchmarks"
-DERIVED = SHARED / "data" / "sudoku" / "derived"
+# real puzzle lists, under ../shared (a test that needs them skips without them)
+TDOKU, DERIVED = "data/sudoku/tdoku-benchmarks", "data/sudoku/derived"
 HEADER = "source,question,answer,rating\n"
-
-
-def need_shared():
-    if not TDOKU.is_dir():
-        pytest.skip(f"real puzzle data not found at {SHARED}/data (the shared folder is absent)")
 
 
 def test_fixture_parity_legacy_rng_bit_exact(tmp_path):
@@ -41,7 +33,8 @@ def test_fixture_structure_default_rng(tmp_path):
     for f in ("puzzle_identifiers", "puzzle_indices", "group_indices"):
         np.testing.assert_array_equal(getattr(ours, f), getattr(orig, f))
     np.testing.assert_array_equal(ours.inputs[::3], orig.inputs[::3])  # the unaugmented originals
-    np.testing.assert_array_equal(load_split(tmp_path / "o", "test").inputs, load_split(FIX / "sudoku-tiny-aug2", "test").inputs)
+    np.testing.assert_array_equal(load_split(tmp_path / "o", "test").inputs,
+                                  load_split(FIX / "sudoku-tiny-aug2", "test").inputs)
 
 
 def check_valid(split):
@@ -52,8 +45,7 @@ def check_valid(split):
 
 
 def test_augmented_real_puzzles_are_valid(tmp_path):
-    need_shared()
-    rows = (DERIVED / "puzzles5_forum_hardest_1905_11+.csv").read_text().splitlines()[1:301]
+    rows = shared(f"{DERIVED}/puzzles5_forum_hardest_1905_11+.csv").read_text().splitlines()[1:301]
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "train.csv").write_text(HEADER + "\n".join(rows[:250]) + "\n")
     (tmp_path / "in" / "test.csv").write_text(HEADER + "\n".join(rows[250:]) + "\n")
@@ -65,13 +57,14 @@ def test_augmented_real_puzzles_are_valid(tmp_path):
 
 
 def test_solver_on_tdoku_lists(tmp_path):
-    need_shared()
     answers = {}
-    for line in (DERIVED / "puzzles6_forum_hardest_1106.csv").read_text().splitlines()[1:]:
+    for line in shared(f"{DERIVED}/puzzles6_forum_hardest_1106.csv").read_text().splitlines()[1:]:
         _, q, a, _ = line.split(",")
         answers[q] = a
-    hard = [l for l in (TDOKU / "puzzles6_forum_hardest_1106").read_text().splitlines() if l and l[0] != "#"][:60]
-    serg = [l for l in (TDOKU / "puzzles7_serg_benchmark").read_text().splitlines() if l and l[0] != "#"][:20]
+    hard = [ln for ln in shared(f"{TDOKU}/puzzles6_forum_hardest_1106").read_text().splitlines()
+            if ln and ln[0] != "#"][:60]
+    serg = [ln for ln in shared(f"{TDOKU}/puzzles7_serg_benchmark").read_text().splitlines()
+            if ln and ln[0] != "#"][:20]
     (tmp_path / "hard.txt").write_text("\n".join(hard) + "\n")
     (tmp_path / "serg.txt").write_text("\n".join(serg) + "\n")
     s = sudoku.build(tmp_path / "o", f"lines:{tmp_path / 'hard.txt'},{tmp_path / 'serg.txt'}", num_aug=2,
@@ -100,11 +93,6 @@ def test_generator_unique_and_harder_with_fewer_clues(tmp_path):
     check_valid(load_split(tmp_path / "o", "train"))
 
 
-def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "hrmlib.data", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
-
-
 GOOD = "x,.368.1...8.9......1...75.6...7.54..32.3.8...44...2....31....24.9....28.7..8.....5," \
        "536841792879236451142975368687154923253689174491327586315768249964512837728493615,1"
 
@@ -119,9 +107,8 @@ def test_bad_csv_one_clear_error(tmp_path, content, msg):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "train.csv").write_text(content + "\n")
     (tmp_path / "in" / "test.csv").write_text(HEADER + GOOD + "\n")
-    r = run_cli("sudoku", "--output-dir", tmp_path / "out", "--source", f"csv:{tmp_path / 'in'}")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"{tmp_path / 'in' / 'train.csv'}: {msg}" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run_py("-m", "hrmlib.data", "sudoku", "--output-dir", tmp_path / "out", "--source", f"csv:{tmp_path / 'in'}")
+    one_line_error(r, f"{tmp_path / 'in' / 'train.csv'}: {msg}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing half-written
 
 
@@ -133,17 +120,16 @@ def test_contradiction_in_lines_file(tmp_path):
 
 
 def test_hf_source_offline_is_a_clear_error(tmp_path):
-    r = run_cli("sudoku", "--output-dir", tmp_path / "o", "--source", "hf:sapientinc/sudoku-extreme",
-                env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
-    assert r.returncode == 2 and "hf:sapientinc/sudoku-extreme: download failed" in r.stderr
-    assert "--source csv:DIR" in r.stderr and "Traceback" not in r.stderr
+    r = run_py("-m", "hrmlib.data", "sudoku", "--output-dir", tmp_path / "o",
+               "--source", "hf:sapientinc/sudoku-extreme", env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    one_line_error(r, "hf:sapientinc/sudoku-extreme: download failed", "--source csv:DIR")
 
 
 def test_seeded_builds_are_identical(tmp_path):
     files = []
     for name in ("a", "b"):
         sudoku.build(tmp_path / name, "generate", num_aug=2, gen_count=15, gen_test_count=5, seed=4, progress=False)
-        files.append({p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*") if p.is_file()})
+        files.append(digest(tmp_path / name))
     assert files[0] == files[1]
 
 
@@ -165,7 +151,7 @@ def test_generator_makes_a_graded_mix(tmp_path):
 
 @pytest.mark.parametrize("spec", ["abc", "10", "60-50", "40,90", "4x"])
 def test_bad_gen_clues_is_one_clear_error(tmp_path, spec):
-    r = run_cli("sudoku", "--output-dir", tmp_path / "o", "--source", "generate", "--gen-clues", spec)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"--gen-clues: expected a number of givens (26), a list (40,60) or a range (35-60), each from 17 to 81; " \
-           f"got '{spec}'" in r.stderr
+    r = run_py("-m", "hrmlib.data", "sudoku", "--output-dir", tmp_path / "o", "--source", "generate",
+               "--gen-clues", spec)
+    one_line_error(r, f"--gen-clues: expected a number of givens (26), a list (40,60) or a range (35-60), each from 17 "
+                      f"to 81; got '{spec}'")

@@ -9,7 +9,7 @@ import torch
 from hrmlib import config as C
 from hrmlib import dist
 from hrmlib.runs import load_preds
-from hrmlib.train import evaluate as E
+from hrmlib.train import evaluation as E
 from hrmlib.data.format import make_split, write_dataset
 from hrmlib.model import HRM
 from conftest import run_py
@@ -43,8 +43,9 @@ def model_for(q: str, seed=0):
     return m.eval()
 
 
-def run(m, data, tmp_path, halting, gbs=4, d=dist.Dist()):
+def run(m, data, tmp_path, halting, gbs=4, d=None):
     path, split = data
+    d = d or dist.Dist()  # one process unless given
     cfg = C.load("debug", [f"data_path={path}", f"global_batch_size={gbs}", f"eval_halting={halting}"])
     out = tmp_path / f"{halting}-{gbs}"
     return E.evaluate(m, split, cfg, d, out), load_preds(out)
@@ -146,5 +147,7 @@ def test_cli_takes_eval_halting(data, tmp_path):
     torch.save({"model": model_for("halt").state_dict(), "config": cfg.to_dict(),
                 "identifiers": json.loads((path / "identifiers.json").read_text())}, ck / "state.pt")
     run_py("-m", "hrmlib.evaluate", f"checkpoint={tmp_path / 'run'}", "eval_halting=q", "device=cpu", check=True)
-    res = json.loads((tmp_path / "run" / "eval" / "step_1" / "metrics.json").read_text())
-    assert res["count"] == N and res["segments"] == 1
+    # a variant of the trainer's evaluation (which runs every segment): beside it, named by what differs
+    res = json.loads((tmp_path / "run" / "eval" / "step_1-eval_halting=q" / "metrics.json").read_text())
+    assert res["count"] == N and res["segments"] == 1 and res["variant"] == "eval_halting=q"
+    assert not (tmp_path / "run" / "eval" / "step_1").exists()

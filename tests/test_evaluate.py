@@ -47,6 +47,6 @@ def test_cli_reproduces_the_trainers_arc_evaluation(arc, tmp_path, preset):
 
 def test_cli_rejects_a_path_without_checkpoints(tmp_path):
     r = run_py("-m", "hrmlib.evaluate", f"checkpoint={tmp_path}")
-    assert r.returncode == 2 and "no hrmlib checkpoint there" in r.stderr and "original checkpoint file" in r.stderr
+    assert r.returncode == 2 and "is a folder without weights" in r.stderr and "original checkpoint file" in r.stderr
     r = run_py("-m", "hrmlib.evaluate", "checkpoint")
-    assert r.returncode == 2 and "usage: python -m hrmlib.evaluate checkpoint=" in r.stderr
+    assert r.returncode == 2 and "'checkpoint' is not of the form key=value (e.g. checkpoint=runs/<id>)" in r.stderr

@@ -52,8 +52,8 @@ def test_trainer_under_torchrun_on_cuda(tmp_path):
 
 
 def test_bare_cuda_means_the_local_ranks_gpu(monkeypatch):
-    """Runs on CPU: the regression test of the first H200 run, where `device=cuda` under torchrun
-    reached torch.cuda.set_device without an index and every worker died."""
+    """Runs on CPU: under torchrun `device=cuda` must name the local rank's GPU; without an index
+    torch.cuda.set_device fails and every worker dies."""
     from hrmlib import dist
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert dist.pick_device("cuda", 3) == torch.device("cuda", 3)

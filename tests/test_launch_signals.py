@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from hrmlib.runs import _alive
+from hrmlib.paths import alive as _alive
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ MOMENTS = {
     "start-up": lambda tree, run: any("ipykernel" in c for c in tree.values()),
     "rendezvous": lambda tree, run: any("torchrun" in c for c in tree.values()),
     "training": lambda tree, run: metrics_lines(run) >= 3,
-    "checkpoint": lambda tree, run: any((run / "checkpoints").glob("*.partial")) if (run / "checkpoints").exists() else False,
+    "checkpoint": lambda tree, run: (run / "checkpoints").exists() and any((run / "checkpoints").glob("*.partial")),
 }
 
 
@@ -83,9 +83,10 @@ MOMENTS = {
 def test_nothing_outlives_the_launcher(tmp_path, moment, sig):
     run = tmp_path / "R"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
-    launcher = subprocess.Popen([str(ROOT / "launch" / "notebook"), "notebooks/02_train.ipynb", "preset=debug", "nproc=2",
-                                 f"run_dir={run}", "threads=1", "epochs=400", "eval_interval=400", "checkpoint_every=1"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen([str(ROOT / "launch" / "notebook"), "notebooks/02_train.ipynb", "preset=debug",
+                                 "nproc=2", f"run_dir={run}", "threads=1", "epochs=400", "eval_interval=400",
+                                 "checkpoint_every=1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
     tree = {}
     try:
         wait_for(lambda: MOMENTS[moment](descendants(launcher.pid), run), moment)

@@ -1,28 +1,23 @@
-"""The package's shape, read from its source: modules import only along the data flow
-config → data → model → train → runs → look (every import, also those inside functions), no cycle,
-model code knows nothing of devices, ranks or files, and no module grows past ~400 lines."""
+"""The package's shape, read from its source: modules import only along the data flow the README
+states (every import, also those inside functions), no cycle, model code knows nothing of devices,
+ranks or files, and no module grows past ~400 lines."""
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 
 PKG = ROOT / "hrmlib"
-# (importer's layer, layers it must not import), from the README's "Where things are"
-FORBIDDEN = {
-    "base": {"data", "model", "compat", "train", "runs", "look", "launch", "tools"},
-    "data": {"model", "compat", "train", "runs", "look", "launch", "tools"},
-    "model": {"data", "compat", "train", "runs", "look", "launch", "tools"},
-    "compat": {"runs", "look", "launch", "tools"},
-    "train": {"look", "launch", "tools"},
-    "runs": {"train", "look", "launch", "tools"},
-    "look": {"launch", "tools"},
-}
+# The flow, in order: a module may import its own layer and the layers before it, never one after.
+FLOW = ["base", "data", "model", "compat", "runs", "train", "look", "tools"]
+BASE = {"", "config", "grammar", "dist", "errors", "paths"}  # hrmlib/__init__.py and the small base modules
 
 
 def layer(mod: str) -> str:
     part = mod.split(".")[1] if "." in mod else ""
-    return {"config": "base", "grammar": "base", "dist": "base", "data": "data", "model": "model", "compat": "compat", "train": "train",
-            "runs": "runs", "look": "look", "launch": "launch"}.get(part, "tools")
+    return "base" if part in BASE else part if part in FLOW else "tools"  # tools: launch, evaluate, bench, parity
 
 
 def modules() -> dict[str, Path]:
@@ -59,8 +54,14 @@ def imports(mods: dict[str, Path]) -> dict[str, set[str]]:
 
 def test_imports_follow_the_data_flow():
     bad = [f"{m} ({layer(m)}) imports {d} ({layer(d)})" for m, deps in imports(modules()).items()
-           for d in deps if layer(d) in FORBIDDEN.get(layer(m), set())]
+           for d in deps if FLOW.index(layer(d)) > FLOW.index(layer(m))]
     assert not bad, "\n".join(bad)
+
+
+def test_the_readme_states_the_flow_this_test_enforces():
+    line = next(ln for ln in (ROOT / "README.md").read_text().splitlines() if ln.startswith("Data flows one way:"))
+    stated = [re.sub(r"\s*\(.*?\)", "", part).strip(" `.") for part in line.split(":", 1)[1].split("→")]
+    assert stated == FLOW, stated
 
 
 def test_no_import_cycle():
@@ -120,8 +121,29 @@ def test_no_module_over_about_400_lines():
     assert not big, big
 
 
-def test_the_renamed_inspect_module_points_to_its_new_name():
-    import importlib
-    import pytest
-    with pytest.raises(ImportError, match="hrmlib.inspect is now hrmlib.look.trace"):
-        importlib.import_module("hrmlib.inspect")
+def test_the_training_loop_reads_top_to_bottom():
+    src = (PKG / "train" / "loop.py").read_text()
+    assert len(src.splitlines()) <= 200
+    long = [f"{f.name}: {f.end_lineno - f.lineno + 1} lines" for f in ast.walk(ast.parse(src))
+            if isinstance(f, ast.FunctionDef) and f.end_lineno - f.lineno + 1 > 60]
+    assert not long, long
+
+
+# Each concept is written once: the files where its pattern may appear.
+ONE_PLACE = {
+    "reading a checkpoint file": (r"torch\.load\(", {"runs/checkpoints.py", "parity.py"}),  # parity: fixture tensors
+    "a checkpoint's weights into a model": (r"load_checked\(", {"runs/source.py", "train/step.py"}),
+    "the ACT rollout": (r"def rollout\(|\.rollout\(", {"model/act.py", "train/evaluation.py", "look/trace.py",
+                                                      "bench.py", "parity.py"}),
+    "the exploration draw": (r"torch\.randint\(2,|torch\.rand\(", {"model/act.py"}),
+    "the key=value split": (r'split\("=", 1\)|partition\("="\)', {"grammar.py"}),
+    "the ignored label": (r"^IGNORE = ", {"data/sampler.py"}),
+}
+
+
+@pytest.mark.parametrize("concept", ONE_PLACE)
+def test_each_concept_is_written_once(concept):
+    pattern, allowed = ONE_PLACE[concept]
+    found = {f.relative_to(PKG).as_posix() for f in PKG.rglob("*.py") if re.search(pattern, f.read_text(), re.M)}
+    assert found <= allowed, found - allowed
+    assert len([f for f in found if re.search(pattern.split("|")[0], (PKG / f).read_text(), re.M)]) >= 1

@@ -18,28 +18,27 @@ def loaded(notebook_run):
 
 
 def write(m, run, step, live_on=True, main=True):
-    cfg = SimpleNamespace(live=live_on)
+    cfg = SimpleNamespace(live=live_on, data_path=str(m.data_path))
     d = SimpleNamespace(main=main, device="cpu")
     return live.write(m.model, load_split(m.data_path, "test"), cfg, d, run, step)
 
 
 def test_a_snapshot_is_the_trace_of_the_same_puzzles(loaded, tmp_path):
-    (tmp_path / "config.json").write_text('{"config": {"data_path": "%s"}}' % loaded.data_path)
     path = write(loaded, tmp_path, 40)
     assert path == tmp_path / "live" / "step_40.npz" and not list(tmp_path.glob("live/.*"))
-    step, snap = look_live.read(path, "sudoku")
+    step, snap = look_live.read(path)
     rows = live.rows(load_split(loaded.data_path, "test").num_examples)
     assert step == 40 and len(rows) == min(live.PUZZLES, 64) and (snap.index == rows).all()
     tr = trace.trace_examples(loaded, rows, keep="none")
     for k in ("inputs", "labels", "preds", "q_halt", "q_continue", "changed", "correct"):
         assert np.array_equal(getattr(snap, k), getattr(tr, k)), k
-    assert snap.halt_rule == tr.halt_rule and (snap.halt_step == tr.halt_step).all()
+    assert snap.task == tr.task == "sudoku" and snap.halt_rule == tr.halt_rule
+    assert (snap.halt_step == tr.halt_step).all()
     assert write(loaded, tmp_path, 41, live_on=False) is None and write(loaded, tmp_path, 42, main=False) is None
     assert [p.name for p in look_live.paths(tmp_path)] == ["step_40.npz"]
 
 
 def test_the_panel_redraws_when_a_new_snapshot_appears(loaded, tmp_path):
-    (tmp_path / "config.json").write_text('{"config": {"data_path": "%s"}}' % loaded.data_path)
     panel = look_live.Panel(tmp_path, every_s=0)
     assert panel.update() is False  # nothing yet
     write(loaded, tmp_path, 9)

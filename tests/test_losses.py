@@ -1,8 +1,8 @@
-"""Losses: stablemax values, and the padding-row fix (P1) changes only padding rows' terms."""
+"""Losses: stablemax values, and the padding-row fix (docs/pitfalls.md P1) changes only padding rows' terms."""
 import torch
 
 from hrmlib.model import losses
-from hrmlib.compat import fixture_model
+from hrmlib.parity import fixture_model
 from conftest import FIXTURES
 
 

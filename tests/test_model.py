@@ -4,13 +4,7 @@ import torch
 
 from hrmlib import config as C
 from hrmlib.model import HRM
-
-
-def _batch(B=3, S=9, V=6, N=2):
-    g = torch.Generator().manual_seed(0)
-    return {"inputs": torch.randint(0, V, (B, S), generator=g, dtype=torch.int32),
-            "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32),
-            "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32)}
+from conftest import random_batch
 
 
 @pytest.mark.parametrize("over", [[], ["arch.pos_encodings=learned", "arch.puzzle_emb_ndim=100"],
@@ -18,7 +12,7 @@ def _batch(B=3, S=9, V=6, N=2):
 def test_forward_backward_in_each_configuration(over):
     cfg = C.load("debug", over).arch
     m = HRM(cfg, vocab_size=6, seq_len=9, num_puzzle_identifiers=2).train()
-    b = _batch()
+    b = random_batch()
     carry, out = m(m.initial_carry(b), b)
     assert out["logits"].shape == (3, 9, 6) and out["logits"].dtype == m.dtype
     assert out["q_halt_logits"].dtype == torch.float32 and "target_q_continue" in out
@@ -29,7 +23,7 @@ def test_forward_backward_in_each_configuration(over):
 
 def test_eval_runs_exactly_halt_max_steps_segments():
     m = HRM(C.load("debug").arch, 6, 9, 2).eval()
-    b = _batch()
+    b = random_batch()
     carry, n = m.initial_carry(b), 0
     with torch.no_grad():
         while True:
@@ -45,7 +39,7 @@ def test_without_the_continue_loss_there_is_no_second_pass_and_halting_uses_q_ha
     m = HRM(cfg, 6, 9, 2).train()
     updates = []
     m.trace = lambda level, i, j, z: updates.append(level)
-    b = _batch()
+    b = random_batch()
     with torch.no_grad():
         m.q_head.bias.copy_(torch.tensor([0.5, 3.0]))  # q_halt > 0 but below q_continue
     carry, out = m(m.initial_carry(b), b)

@@ -2,16 +2,13 @@
 first, typed and commented; one import cell; no def/class), stored stripped, and executed by
 papermill at their default parameters (the default run: demo if present, else the debug run)."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import NB_EXTRA, ROOT, run_py
 from hrmlib.look import trace
 
 NBS = ["03_evaluate.ipynb", "04_internals.ipynb", "05_replay.ipynb"]
-NB_EXTRA = ["--extra-keys", "metadata.papermill cell.metadata.papermill metadata.language_info"]
 
 
 @pytest.mark.parametrize("name", NBS + ["06_compare_runs.ipynb"])
@@ -28,8 +25,18 @@ def test_notebook_shape_and_stripped(name):
     for c in code:
         src = "".join(c["source"])
         assert "def " not in src and "class " not in src and len(src.splitlines()) <= 15
-    r = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *NB_EXTRA, str(path)])
+    r = run_py("-m", "nbstripout", "--verify", *NB_EXTRA, path)
     assert r.returncode == 0, f"{name} is not stored stripped"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb")))
+def test_every_parameter_line_is_one_papermill_reads(name):
+    """A parameter papermill cannot parse (an `=` in its comment, say) is silently not a parameter."""
+    import papermill
+    nb = json.loads((ROOT / "notebooks" / name).read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    names = [ln.split(":")[0] for ln in "".join(cell["source"]).splitlines() if ln.strip()]
+    assert list(papermill.inspect_notebook(str(ROOT / "notebooks" / name))) == names
 
 
 @pytest.mark.slow

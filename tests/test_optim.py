@@ -34,10 +34,10 @@ def test_cosine_decay_to_min_ratio():
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
 
 
-# ---------------------------------------------------------------- AdamAtan2 vs the original (§4.1)
+# ---------------------------------------------------------------- AdamAtan2 vs the original
 
 def original_step(p, g, st, lr, wd):
-    """imoneoi adam-atan2 0.0.3 (HRM-SPEC §4.1): bias correction 1 outside the atan2."""
+    """The original optimizer, imoneoi adam-atan2 0.0.3: bias correction 1 outside the atan2."""
     st["t"] += 1
     bc1, bc2 = 1 - B1 ** st["t"], 1 - B2 ** st["t"]
     p.mul_(1 - lr * wd)
@@ -98,7 +98,7 @@ def test_gap_saturates_with_constant_lr():
     expect = sum(math.atan(1 - B1 ** t) / (1 - B1 ** t) - math.pi / 4 for t in range(1, 301))
     assert gaps[-1] == pytest.approx(expect * lr, rel=1e-6) and expect == pytest.approx(2.476, abs=1e-3)
     assert gaps[99] == pytest.approx(gaps[-1], rel=1e-4)  # flat once bc1 ~ 1
-    # Noisy gradients saturate lower (measured 1.9-2.2*lr; HRM-SPEC §4.2 reports ~1.7*lr).
+    # Noisy gradients saturate lower (measured 1.9-2.2*lr).
     assert 1.5 * lr < max(run_pair(300, lambda s: lr, _regression())) < 2.5 * lr
 
 
@@ -115,7 +115,7 @@ def test_weight_decay_with_zero_gradient():
     torch.testing.assert_close(p.detach(), expect, rtol=1e-6, atol=0)
 
 
-# ---------------------------------------------------------------- SignSGD (§3)
+# ---------------------------------------------------------------- SignSGD
 
 def _emb_step(table, ids, coef, lr=0.1, wd=0.5):
     """Forward the rows `ids`, backprop sum(out*coef) (so local.grad == coef), one SignSGD step."""

@@ -10,15 +10,25 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from hrmlib import compat
+from hrmlib import parity
 from hrmlib.look import plots, report, trace
 
 FX = FIXTURES / "hrm-reference"
 
 
+def lines(ax) -> list:
+    """(x, y) of every line drawn on `ax`, in drawing order."""
+    return [(np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)) for ln in ax.lines]
+
+
+def heights(ax) -> list:
+    """Heights of the bars drawn on `ax` (histogram or bar chart), in drawing order."""
+    return [p.get_height() for p in ax.patches]
+
+
 @pytest.fixture(scope="module")
 def fixture():
-    model = compat.fixture_model(FX)
+    model = parity.fixture_model(FX)
     batch = torch.load(FX / "batch.pt", weights_only=True)
     ref = torch.load(FX / "eval_rollout.pt", weights_only=True)["steps"]
     return model, batch, ref
@@ -79,13 +89,22 @@ def test_depth_sweep_extends_the_rollout_unchanged(fixture):
     deep = trace.trace(model, batch, max_steps=9)
     assert deep.steps == 9 and deep.train_max_steps == 4 and model.cfg.halt_max_steps == 4
     np.testing.assert_array_equal(deep.logits[:4], short.logits)
-    assert plots.depth_sweep(deep).axes
+    fig = plots.depth_sweep(deep)  # accuracy after each of the 9 steps, the trained depth marked; compute
+    (x, exact), (_, token), (mark, _) = lines(fig.axes[0])
+    np.testing.assert_array_equal(x, np.arange(1, 10))
+    np.testing.assert_allclose(exact, deep.correct.mean(1))
+    np.testing.assert_allclose(token, deep.token_accuracy.mean(1))
+    assert (mark == 4).all()
+    (_, every), (used, ok), _ = lines(fig.axes[1])
+    np.testing.assert_allclose(every, deep.correct.mean(1))
+    np.testing.assert_allclose(used, [deep.adaptive(c)[1].mean() for c in range(1, 10)])
+    np.testing.assert_allclose(ok, [deep.adaptive(c)[0].mean() for c in range(1, 10)])
 
 
-def test_load_original_checkpoint_through_inspect(fixture):
+def test_load_original_checkpoint_through_trace(fixture):
     model, batch, _ = fixture
     m = trace.load(FX / "state_dict.compiled.pt", config=FX / "config.json")
-    assert m.task == "tokens" and m.config is None
+    assert m.task == "tokens" and m.kind == "original" and m.trained is None
     np.testing.assert_allclose(trace.trace(m.model, batch).logits, trace.trace(model, batch).logits, atol=1e-6)
 
 
@@ -110,8 +129,24 @@ def test_run_and_checkpoint_loading(notebook_run):
     ev = json.loads((trace.eval_dir(m) / "metrics.json").read_text())
     assert abs(tr.token_accuracy[-1].mean() - ev["accuracy"]) < 1e-4
     assert tr.correct[-1].mean() == pytest.approx(ev["exact_accuracy"])
-    for f in (plots.convergence, plots.participation_ratio, plots.halting, plots.act_histogram):
-        assert f(tr).axes
+    # the figures draw the trace's numbers
+    xl, xh, _ = plots.timeline(tr)
+    (x, res_L), (x2, res_H), *between = lines(plots.convergence(tr).axes[0])
+    np.testing.assert_array_equal(x, xl)
+    np.testing.assert_array_equal(x2, xh)
+    np.testing.assert_allclose(res_L, np.median(tr.res_L.reshape(len(xl), -1), -1))
+    np.testing.assert_allclose(res_H, np.median(tr.res_H.reshape(len(xh), -1), -1))
+    assert len(between) == tr.steps - 1  # a dotted line between ACT steps
+    D = m.model.cfg.hidden_size
+    pr = plots.participation_ratio(tr).axes[1]  # over the states after each step, all puzzles
+    np.testing.assert_allclose(heights(pr), [plots.effective_dim(tr.z_H.reshape(-1, D)),
+                                             plots.effective_dim(tr.z_L.reshape(-1, D))])
+    per_step = np.bincount(tr.halt_step, minlength=tr.steps + 1)[1:]  # puzzles halting at each step
+    fig = plots.halting(tr)
+    assert heights(fig.axes[0]) == per_step.tolist()
+    np.testing.assert_allclose(lines(fig.axes[1])[0][1], np.median(tr.q_halt, -1))
+    np.testing.assert_allclose(lines(fig.axes[2])[0][1], tr.correct.mean(1))
+    assert heights(plots.act_histogram(tr).axes[0]) == per_step.tolist()
 
 
 # ---------------------------------------------------------------------------- ARC report
@@ -131,7 +166,8 @@ def arc_ckpt(tmp_path_factory):
     model = build(cfg.arch, meta, torch.float32)
     ck = root / "run" / "checkpoints" / "step_1"
     ck.mkdir(parents=True)
-    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "identifiers": [],
+    from hrmlib.data import read_identifiers
+    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "identifiers": read_identifiers(root / "data"),
                 "dims": {"vocab_size": meta.vocab_size, "seq_len": meta.seq_len,
                          "num_puzzle_identifiers": meta.num_puzzle_identifiers}}, ck / "state.pt")
     m = trace.load(ck)
@@ -142,7 +178,7 @@ def arc_ckpt(tmp_path_factory):
 def test_arc_report_scores_like_the_trainer(arc_ckpt):
     from hrmlib import dist
     from hrmlib.data import load_split
-    from hrmlib.train.evaluate import evaluate
+    from hrmlib.train.evaluation import evaluate
     root, m, cfg, res = arc_ckpt
     assert m.task == "arc"
     trainer = evaluate(m.model, load_split(root / "data", "test"), cfg, dist.Dist(), root / "trainer-eval")
@@ -218,3 +254,7 @@ def test_reasoning_figure(notebook_run):
     fig = plots.reasoning(tr)
     assert len(fig.axes) == 3 and fig.axes[2].get_title() == "accuracy vs compute"
     assert len(fig.axes[0].lines) == 1 + len(tr.groups())
+    curves = lines(fig.axes[0])  # all puzzles, then each difficulty group
+    np.testing.assert_allclose(curves[0][1], tr.correct.mean(1))
+    for (_, y), (_, g) in zip(curves[1:], tr.groups()):
+        np.testing.assert_allclose(y, tr.correct[:, g].mean(1))

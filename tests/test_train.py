@@ -13,8 +13,7 @@ import torch
 
 from hrmlib.compat import original_key_to_ours
 from hrmlib.data.format import make_split, write_dataset
-from conftest import FIXTURES, ROOT, STEADY, run_py
-
+from conftest import FIXTURES, ROOT, STEADY, one_line_error, rows, run_py, start, train
 
 
 
@@ -29,15 +28,6 @@ def tiny(path: Path, names: list[str]) -> Path:
 
 FIXTURE_ARCH = ["arch.hidden_size=64", "arch.num_heads=4", "arch.H_layers=2", "arch.L_layers=2",
                 "arch.puzzle_emb_ndim=64", "arch.halt_max_steps=4", "global_batch_size=4"]
-
-
-def train(data, *over, preset="debug", **kw):
-    return run_py("-m", "hrmlib.train", preset, f"data_path={data}", *over, **kw)
-
-
-def rows(run, split="train"):
-    out = [json.loads(l) for l in (Path(run) / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in STEADY} for r in out if r["split"] == split]
 
 
 def test_debug_preset_trains_and_its_loss_falls(sudoku, tmp_path):
@@ -84,11 +74,9 @@ def test_two_gloo_processes_train_like_one(sudoku, tmp_path, preset):
     average on two ranks matches one process without any extra communication."""
     over = ["max_steps=12", "log_every=1"]
     train(sudoku, f"run_dir={tmp_path / 'one'}", *over, preset=preset, check=True)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    r = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", preset,
-                        f"data_path={sudoku}", f"run_dir={tmp_path / 'two'}", *over], cwd=ROOT, text=True,
-                       capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # torchrun is python -m torch.distributed.run
+    run_py("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "hrmlib.train", preset,
+           f"data_path={sudoku}", f"run_dir={tmp_path / 'two'}", *over, check=True)
     assert json.loads((tmp_path / "two" / "env.json").read_text())["world_size"] == 2
     a, b = rows(tmp_path / "one"), rows(tmp_path / "two")
     assert len(a) == len(b) == 12
@@ -110,9 +98,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, p
     over = ["max_steps=24", "checkpoint_every=6", "eval_interval=4"]  # evaluations at steps 15 and 24
     train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, "live=false", preset=preset, check=True)
     run = tmp_path / "killed"
-    p = subprocess.Popen([sys.executable, "-m", "hrmlib.train", preset, f"data_path={sudoku}", f"run_dir={run}",
-                          *over], cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = start(preset, f"data_path={sudoku}", f"run_dir={run}", *over)
     deadline = time.time() + 300
     while time.time() < deadline and p.poll() is None:
         m = run / "metrics.jsonl"
@@ -121,7 +107,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, p
         time.sleep(0.05)
     assert p.poll() is None, "training finished before it could be killed"
     p.send_signal(signal.SIGKILL)
-    p.wait()
+    p.communicate()
     done = len((run / "metrics.jsonl").read_text().splitlines())
     assert 15 <= done < 24
     r = run_py("-m", "hrmlib.train", f"resume={run}", check=True)
@@ -148,22 +134,21 @@ def test_init_from_an_original_checkpoint(tmp_path):
     (["nope"], "unknown preset 'nope'"),
     (["debug", "lrr=1"], "unknown key 'lrr'"),
     (["debug", "data_path=/nonexistent/x"], "/nonexistent/x"),
-    (["debug", "data_path=EMPTY"], "dataset.json: missing file"),
+    (["debug", "data_path=EMPTY"], "is not a dataset (no identifiers.json)"),
     (["debug", "data_path=DATA", "arch.num_heads=5"], "arch.hidden_size: must be divisible by arch.num_heads=5"),
 ])
 def test_bad_input_fails_before_training(args, message, sudoku, tmp_path):
     (tmp_path / "empty").mkdir()
     args = [a.replace("DATA", str(sudoku)).replace("EMPTY", str(tmp_path / "empty")) for a in args]
-    r = run_py("-m", "hrmlib.train", *args, f"run_dir={tmp_path / 'r'}")
-    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    one_line_error(run_py("-m", "hrmlib.train", *args, f"run_dir={tmp_path / 'r'}"), message)
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
 
 
 def test_checkpoint_of_another_vocabulary_is_refused(sudoku, tmp_path):
     ck = FIXTURES / "hrm-reference" / "state_dict.eager.pt"  # V=7, hidden 64: not a debug sudoku model
-    r = train(sudoku, f"run_dir={tmp_path / 'r'}", f"init_from={ck}")
-    assert r.returncode == 2 and "does not fit this model and dataset" in r.stderr
-    assert "shape: embed.weight checkpoint (7, 64) vs model (11, 64)" in r.stderr
+    one_line_error(train(sudoku, f"run_dir={tmp_path / 'r'}", f"init_from={ck}"),
+                   f"init_from={ck} does not fit the model",
+                   "embed.weight is (7, 64) in the checkpoint, (11, 64) in the model")
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
 
 
@@ -171,8 +156,8 @@ def test_dataset_with_other_identifiers_is_refused(tmp_path):
     a = tiny(tmp_path / "a", ["<blank>", "a", "b", "c", "d"])
     b = tiny(tmp_path / "b", ["<blank>", "a", "b", "x", "d"])
     train(a, f"run_dir={tmp_path / 'ra'}", *FIXTURE_ARCH, "max_steps=1", check=True)
-    r = train(b, f"run_dir={tmp_path / 'rb'}", *FIXTURE_ARCH, f"init_from={tmp_path / 'ra'}")
-    assert r.returncode == 2 and "other puzzle identifiers" in r.stderr and "first difference at index 3" in r.stderr
+    one_line_error(train(b, f"run_dir={tmp_path / 'rb'}", *FIXTURE_ARCH, f"init_from={tmp_path / 'ra'}"),
+                   "other puzzle identifiers", "first difference at index 3")
     assert not (tmp_path / "rb" / "metrics.jsonl").exists()
 
 
@@ -197,9 +182,9 @@ def test_wandb_sink_runs_offline_or_says_how_to_get_it(sudoku, tmp_path):
     run = tmp_path / "run"
     r = train(sudoku, f"run_dir={run}", "max_steps=2", "wandb=offline", env={"WANDB_SILENT": "true"})
     try:
-        import wandb  # noqa: F401
+        import wandb  # noqa: F401 (only whether it imports matters)
     except ImportError:
-        assert r.returncode == 2 and "Traceback" not in r.stderr
+        one_line_error(r)
         assert r.stderr.strip() == ("error: wandb=offline needs the wandb package, which is not installed: "
                                     "pip install wandb, or train without wandb=offline")
         return
@@ -223,9 +208,9 @@ def test_two_nodes_through_launch_multinode_train_like_one(sudoku, tmp_path):
     nodes = [subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(2)]
     logs = [p.communicate(timeout=600)[0] for p in nodes]
-    assert [p.returncode for p in nodes] == [0, 0], "\n".join(l[-2000:] for l in logs)
-    assert sum("done: 6 steps" in l for l in logs) == 1  # global rank 0 reports, on whichever node it is
-    assert not any("broadcast_buffers" in l for l in logs)  # no deprecation noise from DDP
+    assert [p.returncode for p in nodes] == [0, 0], "\n".join(log[-2000:] for log in logs)
+    assert sum("done: 6 steps" in log for log in logs) == 1  # global rank 0 reports, on whichever node it is
+    assert not any("broadcast_buffers" in log for log in logs)  # no deprecation noise from DDP
     assert json.loads((tmp_path / "two" / "env.json").read_text())["world_size"] == 2
     a, b = rows(tmp_path / "one"), rows(tmp_path / "two")
     assert len(a) == len(b) == 6

@@ -3,43 +3,37 @@ import json
 import os
 import subprocess
 
-import pytest
+from conftest import FIXTURES, ROOT, run_py
 
-from conftest import ROOT
-
-
-@pytest.fixture
-def data(sudoku):
-    """The suite's shared small Sudoku dataset (conftest)."""
-    return sudoku
+NB = str(ROOT / "notebooks" / "02_train.ipynb")
 
 
-def launch(*args, timeout=600):
-    return subprocess.run([str(ROOT / "launch" / "notebook"), str(ROOT / "notebooks" / "02_train.ipynb"), *args],
-                          cwd=ROOT, text=True, capture_output=True, timeout=timeout,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": os.environ.get("HOME", "/tmp")})
-
-
-def test_training_notebook_produces_a_run(data, tmp_path):
+def test_training_notebook_produces_a_run(sudoku, tmp_path):
+    """launch/notebook from a shell whose PATH holds no venv: it finds the project's python itself."""
     run = tmp_path / "run"
-    r = launch("preset=debug", f"data_path={data}", f"run_dir={run}", "nproc=2", "max_steps=4",
-               "global_batch_size=16")
+    r = subprocess.run([str(ROOT / "launch" / "notebook"), NB, "preset=debug", f"data_path={sudoku}", f"run_dir={run}",
+                        "nproc=2", "max_steps=4", "global_batch_size=16"], cwd=ROOT, text=True, capture_output=True,
+                       timeout=600,
+                       env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": os.environ.get("HOME", "/tmp")})
     assert r.returncode == 0, r.stderr[-3000:]
     assert "step 4/4" in r.stderr  # torchrun's output streamed live through papermill's log
     assert {"02_train.ipynb", "metrics.jsonl", "learning_curve.png", "config.json"} <= {p.name for p in run.iterdir()}
     assert not list(run.glob(".*.tmp*"))  # the figure was written through a renamed temporary
     assert json.loads((run / "env.json").read_text())["world_size"] == 2
     cfg = json.loads((run / "config.json").read_text())["config"]
-    assert cfg["max_steps"] == 4 and cfg["data_path"] == str(data)
+    assert cfg["max_steps"] == 4 and cfg["data_path"] == str(sudoku)
     # the live panel: one snapshot (the evaluation at the last step, rank 0 of 2), its final state kept
     assert [p.name for p in (run / "live").iterdir()] == ["step_4.npz"]
     outputs = json.dumps(json.loads((run / "02_train.ipynb").read_text())["cells"])
     assert "class='hrm-live' data-step='4'" in outputs and "waiting for the first evaluation" not in outputs
 
 
-def test_training_notebook_fails_when_training_fails(data, tmp_path):
-    r = launch("preset=debug", f"data_path={data}", f"run_dir={tmp_path / 'run'}", "arch.num_heads=5")
+def test_training_notebook_fails_when_training_fails(sudoku, tmp_path):
+    """Weights that do not fit the model pass the launcher's checks and stop the trainer itself."""
+    ck = FIXTURES / "hrm-reference" / "state_dict.eager.pt"  # V=7, hidden 64: not a debug sudoku model
+    r = run_py("-m", "hrmlib.launch", "notebook", NB, "preset=debug", f"data_path={sudoku}",
+               f"run_dir={tmp_path / 'run'}", f"init_from={ck}")
     assert r.returncode == 1
-    assert "TrainingFailed" in r.stderr and "arch.num_heads=5" in r.stderr
+    assert "TrainingFailed" in r.stderr and "does not fit the model" in r.stderr
     nb = json.loads((tmp_path / "run" / "02_train.ipynb").read_text())
     assert any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))

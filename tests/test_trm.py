@@ -1,5 +1,5 @@
 """TRM beside HRM: presets with the original's sizes and hyperparameters, every configuration runs a
-training step, the full-recursion gradient, EMA, and original TRM checkpoints through load_original,
+training step, the full-recursion gradient, EMA, and original TRM checkpoints through `runs.open`,
 the evaluate CLI and the trace."""
 import json
 
@@ -10,27 +10,21 @@ import yaml
 
 from hrmlib import config as C
 from hrmlib.look import trace
-from hrmlib.compat import load_original, to_ours
+from hrmlib import runs
+from hrmlib.compat import to_ours
 from hrmlib.data.format import make_split, write_dataset
 from hrmlib.train.ema import EMA
 from hrmlib.model.losses import act_loss
 from hrmlib.model import HRM, build
 from hrmlib.model.trm import TRM
-from conftest import FIXTURES, run_py
+from conftest import FIXTURES, random_batch, run_py
 
 FX = FIXTURES / "trm-reference"
 DIMS = {"vocab_size": 6, "seq_len": 9, "num_puzzle_identifiers": 2}
 
-# trainable parameters of the original TRM README models (TRM-SPEC §9), with their datasets' V and S
+# trainable parameters of the original TRM README models, with their datasets' V and S
 PARAMS = {"trm_sudoku_mlp": (11, 81, 5_028_866), "trm_sudoku_att": (11, 81, 6_828_034),
           "trm_maze": (6, 900, 6_822_914), "trm_arc1": (12, 900, 6_829_058), "trm_arc2": (12, 900, 6_829_058)}
-
-
-def _batch(B=3, S=9, V=6, N=2):
-    g = torch.Generator().manual_seed(0)
-    return {"inputs": torch.randint(0, V, (B, S), generator=g, dtype=torch.int32),
-            "labels": torch.randint(1, V, (B, S), generator=g, dtype=torch.int32),
-            "puzzle_identifiers": torch.randint(0, N, (B,), generator=g, dtype=torch.int32)}
 
 
 @pytest.mark.parametrize("preset", PARAMS)
@@ -65,13 +59,13 @@ def test_presets_have_the_readme_hyperparameters():
     ["arch.puzzle_emb_ndim=0", "arch.puzzle_emb_len=none"], ["arch.act_continue_loss=true"],
     ["arch.loss.loss_type=softmax_cross_entropy"], ["arch.mlp_t=true", "arch.forward_dtype=bfloat16"]])
 def test_every_configuration_trains_a_step(over):
-    """Including what crashes the original: the continue target (T10), softmax (T11), no puzzle
+    """Including what crashes the original: the continue target (docs/pitfalls.md T10), softmax (T11), no puzzle
     embedding with puzzle slots (T6: the slots stay zero)."""
     cfg = C.load("trm_debug", over).arch
     m = build(cfg, DIMS).train()
     with torch.no_grad():  # at init Q is (-5, -5) everywhere, so the bootstrap target equals q_continue
         m.q_head.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
-    b = _batch()
+    b = random_batch()
     carry, out = m(m.initial_carry(b), b)
     assert out["logits"].shape == (3, 9, 6) and carry.z_H.shape == (3, cfg.P + 9, cfg.hidden_size)
     terms, _ = act_loss(out, carry, cfg.loss.loss_type)
@@ -82,11 +76,11 @@ def test_every_configuration_trains_a_step(over):
 
 
 def test_slot_count_follows_puzzle_emb_len():
-    assert C.load("trm_sudoku_mlp").arch.P == 16  # TRM's default (pitfall T4)
+    assert C.load("trm_sudoku_mlp").arch.P == 16  # TRM's default (docs/pitfalls.md T4)
     assert C.load("trm_debug", ["arch.puzzle_emb_len=0", "arch.puzzle_emb_ndim=100"]).arch.P == 2  # HRM's rule
     assert C.load("debug").arch.P == 1
     with pytest.raises(C.ConfigError, match="arch.puzzle_emb_len: 1 slots of 64 cannot hold a 100-wide"):
-        C.load("trm_debug", ["arch.puzzle_emb_ndim=100"])  # the original crashes in a reshape (T5)
+        C.load("trm_debug", ["arch.puzzle_emb_ndim=100"])  # the original crashes in a reshape (docs/pitfalls.md T5)
     with pytest.raises(C.ConfigError, match="arch.mlp_t: is a TRM block"):
         C.load("debug", ["arch.mlp_t=true"])
 
@@ -99,7 +93,7 @@ def test_gradient_covers_the_whole_last_recursion(preset, grads):
     m = build(cfg, DIMS).train()
     seen = []
     m.trace = lambda level, i, j, z: seen.append((level, z.requires_grad))
-    b = _batch()
+    b = random_batch()
     m(m.initial_carry(b), b, explore=(torch.ones(3), torch.full((3,), 2, dtype=torch.int32)))
     first = seen[:len(grads)]  # the bootstrap pass (HRM) follows, all without gradient
     assert [lv for lv, _ in first] == ["L", "L", "H"] * (len(grads) // 3)
@@ -162,7 +156,7 @@ def _original_run(tmp_path):
 
 def test_original_trm_checkpoint_loads_evaluates_and_traces_as_the_original(tmp_path):
     ck, data = _original_run(tmp_path)
-    m = load_original(ck, ck.parent / "all_config.yaml", {"vocab_size": 7, "seq_len": 16, "num_puzzle_identifiers": 5})
+    m = runs.open(ck).model  # its all_config.yaml beside it names the dataset, which gives the sizes
     ref = to_ours(torch.load(FX / "state_dict.eager.pt", weights_only=True), "trm")
     assert isinstance(m, TRM) and m.state_dict().keys() == ref.keys()
     assert all(torch.equal(m.state_dict()[k], v) for k, v in ref.items())
@@ -201,7 +195,7 @@ def test_original_checkpoint_without_its_config_is_one_clear_error(tmp_path):
 def test_unsupported_original_model_is_named():
     cfg = {"name": "recursive_reasoning.trm_singlez@TinyRecursiveReasoningModel_ACTV1"}
     with pytest.raises(Exception, match="trm_singlez.*is not a model hrmlib builds"):
-        load_original({}, {"arch": cfg})
+        runs.open(FX / "state_dict.eager.pt", config={"arch": cfg})
 
 
 def test_init_from_an_original_trm_checkpoint(tmp_path):

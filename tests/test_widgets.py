@@ -135,11 +135,12 @@ def test_solve_draws_a_maze_for_a_maze_model(tmp_path):
     from hrmlib import config
     from hrmlib.data import ensure_data, load_split
     from hrmlib.data.builders import maze as M
-    from hrmlib.model import build
+    from hrmlib.model import build, dims
     data = ensure_data("debug", "data/maze-debug")
     torch.manual_seed(0)
-    model = build(config.load("debug").arch, load_split(data, "test").meta).eval()
-    s = widgets.Solve(trace.Loaded(model, None, data, None, "maze"))
+    cfg, meta = config.load("debug"), load_split(data, "test").meta
+    model = build(cfg.arch, meta).eval()
+    s = widgets.Solve(trace.Loaded(model, cfg, dims(meta), data, tmp_path / "untrained", {"kind": "original"}))
     assert s.task == "maze" and s.maze_grid.rows == 9 and s.maze_grid.mode == "paint"
     s.solve()
     assert "exactly one start, this one has 0" in s.message.value

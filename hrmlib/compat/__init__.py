@@ -1,15 +1,14 @@
-"""Compatibility with the originals (HRM and TRM): load their checkpoints and configs, check parity.
+"""Compatibility with the originals (HRM and TRM): their checkpoint key names and configs.
 
-    python -m hrmlib.compat parity tests/fixtures/hrm-reference     # CPU, a few seconds
-    python -m hrmlib.compat parity tests/fixtures/trm-reference
-    python -m hrmlib.compat parity ../shared/fixtures/hrm-reference
+    python -m hrmlib.parity tests/fixtures/hrm-reference     # parity with the original, CPU, seconds
 
-    from hrmlib.compat import load_original
-    model = load_original("checkpoints/…/step_26040", "checkpoints/…/all_config.yaml")
+    from hrmlib import runs
+    m = runs.open("checkpoints/…/step_26040", data_path="data/…")   # an original checkpoint file
 
 The originals save `state_dict()` of `ACTLossHead(model)`, compiled (`_orig_mod.model.inner.…`)
 or not (`model.inner.…`); both are accepted, and so is a bare inner-model dict. The family (HRM or
 TRM) comes from the config: `arch.name` in an all_config.yaml, TRM-only fields in a bare arch dict.
+Opening a checkpoint is `hrmlib.runs.open`; this package only translates.
 """
 from __future__ import annotations
 
@@ -18,14 +17,19 @@ import json
 import typing
 from pathlib import Path
 
-import torch
-
 from ..config import ArchConfig, ConfigError, LossConfig, parse_value
-from ..model import ACT, DIMS, DTYPES, CompatError, build, load_checked
+from ..errors import UserError
+from ..model import DIMS
+
+
+class CompatError(UserError, ValueError):
+    """A checkpoint or config that does not fit: the message lists what is wrong."""
+
 
 # Original → our names: whole keys, the modules holding blocks per family, then fragments of block keys.
 _KEYS = {"embed_tokens.embedding_weight": "embed.weight", "embed_pos.embedding_weight": "pos.weight"}
-_LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}  # TRM has no H_level (T1)
+# TRM has no H_level (docs/pitfalls.md T1)
+_LEVELS = {"hrm": {"H_level": "H", "L_level": "L"}, "trm": {"L_level": "net"}}
 _PARTS = {"self_attn.qkv_proj.": "attn.qkv.", "self_attn.o_proj.": "attn.o.",
           "mlp_t.gate_up_proj.": "mlp_t.gate_up.", "mlp_t.down_proj.": "mlp_t.down.",
           "mlp.gate_up_proj.": "mlp.gate_up.", "mlp.down_proj.": "mlp.down."}
@@ -86,7 +90,8 @@ def arch_from_original(cfg: dict) -> tuple[ArchConfig, dict]:
     kw = {k: v for k, v in cfg.items() if k in fields and k not in ("loss", "name")}
     kw["name"] = family
     if family == "trm":
-        # The original TRM treats any unknown position string as "none" (pitfall T12): so was it trained.
+        # The original TRM treats any unknown position string as "none", so that is how such a model
+        # was trained (docs/pitfalls.md T12).
         if kw.get("pos_encodings") not in ("rope", "learned"):
             kw["pos_encodings"] = "none"
         kw["act_continue_loss"] = not cfg.get("no_ACT_continue", True)
@@ -111,35 +116,25 @@ def original_data_path(cfg: dict) -> str:
 
 
 def read_config(config) -> dict:
-    """An original config: a dict, a JSON file (fixtures) or an all_config.yaml."""
+    """An original config: a dict, a JSON file (fixtures) or an all_config.yaml. Read with YAML's safe
+    loader: a file with Python tags is refused, never run."""
     if isinstance(config, dict):
         return config
     path = Path(config)
-    if path.suffix in (".yaml", ".yml"):
-        import yaml  # only needed for original all_config.yaml files
-        return yaml.safe_load(path.read_text())
-    return json.loads(path.read_text())
-
-
-def load_original(checkpoint, config, dims: dict | None = None, dtype: torch.dtype | None = None) -> ACT:
-    """Build an hrmlib HRM or TRM from an original checkpoint (path or state dict) and arch config.
-
-    `dims` (vocab_size, seq_len, num_puzzle_identifiers) defaults to the config's fields; shapes in
-    the checkpoint are checked against them and every missing/extra/mis-shaped key is listed.
-    """
-    arch, cdims = arch_from_original(read_config(config))
-    cdims.update(dims or {})
-    missing = set(DIMS) - set(cdims)
-    if missing:
-        raise CompatError(f"config lacks {sorted(missing)}; pass them as dims={{...}}")
-    sd = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model = build(arch, cdims, dtype)
-    load_checked(model, to_ours(sd, arch.name))
-    return model
-
-
-def fixture_model(fixture_dir, weights="state_dict.eager.pt") -> ACT:
-    """The model of a parity fixture directory (config.json + a state dict)."""
-    d = Path(fixture_dir)
-    cfg = json.loads((d / "config.json").read_text())
-    return load_original(d / weights, cfg, dtype=DTYPES[cfg.get("forward_dtype", "bfloat16")])
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise CompatError(f"{path}: cannot read the original config ({e.strerror})") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml  # only needed for original all_config.yaml files
+            cfg = yaml.safe_load(text)
+        else:
+            cfg = json.loads(text)
+    except Exception as e:  # yaml.YAMLError (a Python tag, bad syntax) or json's ValueError
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CompatError(f"{path}: not an original config hrmlib can read ({type(e).__name__}: {first[:120]}); "
+                          f"expected the all_config.yaml the original wrote") from None
+    if not isinstance(cfg, dict):
+        raise CompatError(f"{path}: expected a mapping of config keys, got {type(cfg).__name__}")
+    return cfg

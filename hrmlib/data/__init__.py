@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import ROOT
-from .format import DataError, Metadata, Split, Summary, load_split, read_identifiers, validate, write_dataset
+from ..paths import home, resolve
+from .format import (DataError, Metadata, Split, Summary, fingerprint, load_split, read_identifiers, read_metadata,
+                     task_of, validate, write_dataset)
 
 # Datasets the workbench can build by itself, offline, for the presets that train on them.
 RECIPES = {
@@ -26,28 +27,47 @@ RECIPES = {
 }
 
 
-def build(task: str, output_dir, **kwargs) -> Summary:
-    """Build one task's dataset (keyword arguments as that builder's `build`); returns the summary.
-
-    For maze, `num_aug` > 0 means the original's `aug` (its augmentation is the fixed set of 8
-    dihedral transforms), so one call works for every task, e.g. from the notebook."""
+def check_build(task: str, **kwargs) -> dict:
+    """A build's options checked before any work (the task, option names and ranges, the source's
+    form): one DataError naming what is wrong. Returns the options as the task's builder takes them.
+    For maze, `num_aug` > 0 means the original's `aug` (the 8 dihedral transforms), so one call works
+    for every task, e.g. from the notebook."""
+    import inspect
     from .builders import arc, maze, sudoku
-    builders = {"sudoku": sudoku.build, "maze": maze.build, "arc": arc.build}
+    from .builders.sources import parse_source
+    from .format import check_args
+    builders = {"sudoku": sudoku, "maze": maze, "arc": arc}
     if task not in builders:
-        raise DataError(f"task must be one of {tuple(builders)}, got {task!r}")
+        raise DataError(f"task must be one of {', '.join(builders)}, got {task!r}")
     if task == "maze" and "num_aug" in kwargs:
-        kwargs["aug"] = kwargs.pop("num_aug") > 0
-    return builders[task](output_dir, **kwargs)
+        n = kwargs.pop("num_aug")
+        check_args(task, num_aug=n)
+        kwargs["aug"] = n > 0
+    known = [n for n in inspect.signature(builders[task].build).parameters if n != "output_dir"]
+    if unknown := [k for k in kwargs if k not in known]:
+        raise DataError(f"{task}: unknown option {unknown[0]!r}; the {task} builder takes {', '.join(known)}")
+    check_args(task, **kwargs)
+    if task != "arc" and kwargs.get("source"):
+        parse_source(kwargs["source"], builders[task].SOURCES)
+    return kwargs
+
+
+def build(task: str, output_dir, **kwargs) -> Summary:
+    """Build one task's dataset (keyword arguments as that builder's `build`, checked first by
+    `check_build`); returns the summary. A relative `output_dir` is under `hrmlib.paths.home()`."""
+    from .builders import arc, maze, sudoku
+    kwargs = check_build(task, **kwargs)
+    return {"sudoku": sudoku.build, "maze": maze.build, "arc": arc.build}[task](resolve(output_dir), **kwargs)
 
 
 def ensure_data(preset: str, data_path: str = "") -> Path:
-    """The preset's (or the given) dataset directory; built-in recipes are built when missing."""
+    """The preset's (or the given) dataset directory, resolved; a built-in recipe is built when missing."""
     from .. import config as C
     rel = data_path or C.load(preset).data_path
-    path = Path(rel) if Path(rel).is_absolute() else ROOT / rel
+    path = resolve(rel)
     if (path / "identifiers.json").exists():
         return path
-    recipe = RECIPES.get(rel) or RECIPES.get(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else "")
+    recipe = RECIPES.get(str(rel)) or RECIPES.get(str(path.relative_to(home())) if path.is_relative_to(home()) else "")
     if recipe is None:
         raise DataError(f"{path} is not a dataset (no identifiers.json); build it first, e.g. "
                         f"python -m hrmlib.data sudoku --output-dir {rel} --source generate")
@@ -66,5 +86,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DataError", "Metadata", "Split", "Summary", "load_split", "read_identifiers", "validate", "write_dataset",
+__all__ = ["DataError", "Metadata", "Split", "Summary", "check_build", "fingerprint", "load_split", "read_identifiers",
+           "read_metadata", "task_of", "validate", "write_dataset",
            "build", "ensure_data", "RECIPES", *_SAMPLER]

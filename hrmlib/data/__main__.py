@@ -13,15 +13,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import cli
 from . import build
 from .builders import maze, sudoku
 from .format import DataError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line as one line (and exit status 2) instead of the usage text."""
+
+    def error(self, message):
+        raise DataError(f"{message} ({self.prog} --help lists the options)")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m hrmlib.data", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="task", required=True)
+    p = Parser(prog="python -m hrmlib.data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="task", required=True, parser_class=Parser)
     out = argparse.ArgumentParser(add_help=False)  # every task's first two options
     out.add_argument("--output-dir", required=True)
     out.add_argument("--overwrite", action="store_true", help="replace --output-dir if it already holds a dataset")
@@ -39,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--gen-count", type=int, default=1000, help="generate: training puzzles")
     s.add_argument("--gen-test-count", type=int, default=200, help="generate: test puzzles")
     s.add_argument("--gen-clues", default="26",
-                   help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B (each puzzle draws one)")
+                   help="generate: target givens (fewer = harder): N, a list N,M,… or a range A-B "
+                        "(each puzzle draws one)")
 
     m = sub.add_parser("maze", parents=[out], help="Maze 30x30 hard (V=6, S=n*n)")
     m.add_argument("--source", default=maze.DEFAULT_SOURCE, help="hf:REPO | csv:DIR | generate")
@@ -63,17 +71,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def run(argv: list[str]) -> int:
     args = vars(parser().parse_args(argv))
-    try:
-        print(build(args.pop("task"), args.pop("output_dir"), **args))
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # an output location that cannot be written
-        print(f"error: {e.filename}: {e.strerror}; choose a writable --output-dir", file=sys.stderr)
-        return 2
+    print(build(args.pop("task"), args.pop("output_dir"), **args))
     return 0
+
+
+def main(argv=None) -> int:
+    return cli(run, argv)
 
 
 if __name__ == "__main__":

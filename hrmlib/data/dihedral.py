@@ -1,4 +1,4 @@
-"""The 8 symmetries of the square, numbered as the original builders number them (HRM-SPEC §6.4-6.5).
+"""The 8 symmetries of the square, numbered as the original builders number them.
 
 0 identity, 1/2/3 rotation by 90/180/270 degrees counter-clockwise (np.rot90), 4 left-right mirror,
 5 up-down mirror, 6 transpose, 7 anti-diagonal reflection (rot90 once, then left-right mirror).

@@ -1,4 +1,4 @@
-"""Batches for training and evaluation (HRM-SPEC §6.6), with the world-size bug fixed (P12).
+"""Batches for training and evaluation, with the world-size bug fixed (docs/pitfalls.md P12).
 
 Training: iteration `it` draws from ONE Generator(Philox(seed + it)): `epochs_per_iter` seeded
 permutations of the groups, one random puzzle per group, its examples in a random order, filling

@@ -15,7 +15,7 @@ segment answers from and hands on. States are RMS-normalised per position by the
 is noise as large as the state itself. A change of size 0 (σ = 0, a cell set to its own value, a
 reset as the first segment starts) reproduces the original trace exactly.
 
-The change goes through `trace.trace`'s hooks: one before every segment (on the carry) and the
+The change goes through `ACT.rollout`'s hooks: `before` every segment (on the carry) and the
 model's own `trace` hook after every update (z changed in place, under inference mode), so the model
 runs its evaluation code path unchanged.
 """
@@ -65,7 +65,8 @@ class Change:
         if self.segment < 1:
             raise InterventionError(f"segment counts from 1, got {self.segment}")
         if not -1 <= self.update <= U:
-            raise InterventionError(f"update must be 0 (segment start), 1..{U} or -1 (after the last), got {self.update}")
+            raise InterventionError(f"update must be 0 (segment start), 1..{U} or -1 (after the last), "
+                                    f"got {self.update}")
         if self.kind in ("cell", "puzzle_id") and self.update != 0:
             raise InterventionError(f"a {self.kind} change applies as a segment starts: use update=0")
         if self.kind == "noise" and not self.sigma >= 0:
@@ -89,8 +90,8 @@ class Change:
 
 
 class _Edit:
-    """The hooks `trace.trace` calls: `segment` before every ACT segment (it may return another carry)
-    and the call after every update (it may change z in place)."""
+    """The hooks `ACT.rollout` calls (through `trace.trace`): `segment` before every ACT segment (it
+    may return another carry) and the call after every update (it may change z in place)."""
 
     def __init__(self, change: Change, model):
         self.c, self.model = change, model
@@ -104,9 +105,9 @@ class _Edit:
         noise = torch.randn(z.shape, generator=self.gen) * self.c.sigma
         return z + noise.to(z.device, z.dtype)
 
-    def segment(self, t: int, carry: Carry, batch: dict, model) -> Carry:
+    def segment(self, t: int, carry: Carry, batch: dict) -> Carry:
         self.t, self.k = t, 0
-        c = self.c
+        c, model = self.c, self.model
         if t + 1 != c.segment or self.at != 0:
             return carry
         if t == 0:  # the carry the first segment would start from, built here so that it can be changed

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .. import ROOT
 from . import plots
 from . import trace as T
 
@@ -30,25 +28,16 @@ def paths(run) -> list[Path]:
     return sorted(Path(run).glob("live/step_*.npz"), key=lambda p: int(p.stem.split("_")[1]))
 
 
-def task(run) -> str:
-    """sudoku, maze or arc from the run's dataset (tokens when it cannot be read)."""
-    from ..data.format import read_metadata
-    try:
-        dp = ROOT / json.loads((Path(run) / "config.json").read_text())["config"]["data_path"]
-        return T.task_of(read_metadata(dp / "test" / "dataset.json"), dp)
-    except (OSError, KeyError, ValueError):
-        return "tokens"
-
-
-def read(path, task: str = "tokens") -> tuple[int, T.Trace]:
+def read(path) -> tuple[int, T.Trace]:
     """One snapshot as (training step, Trace) — predictions and Q values only (no states, no logits)."""
     with np.load(path) as z:
         a = {k: z[k] for k in z.files}
     preds, inputs = a["preds"].astype(np.int64), a["inputs"].astype(np.int64)
     none = dict.fromkeys(("logits", "confidence", "res_H", "res_L", "pos_res_H", "pos_res_L", "z_H", "z_L",
                           "z_H_updates", "z_L_updates"))
-    tr = T.Trace(task=task, inputs=inputs, labels=a["labels"].astype(np.int64), index=a["index"], P=0,
-                 train_max_steps=preds.shape[0], preds=preds, changed=preds != np.concatenate([inputs[None], preds[:-1]]),
+    changed = preds != np.concatenate([inputs[None], preds[:-1]])
+    tr = T.Trace(task=str(a["task"]), inputs=inputs, labels=a["labels"].astype(np.int64), index=a["index"], P=0,
+                 train_max_steps=preds.shape[0], preds=preds, changed=changed,
                  q_halt=a["q_halt"], q_continue=a["q_continue"], family=str(a["family"]),
                  continue_loss=bool(a["continue_loss"]), **none)
     return int(a["step"]), tr
@@ -56,10 +45,10 @@ def read(path, task: str = "tokens") -> tuple[int, T.Trace]:
 
 def snapshots(run) -> list[tuple[int, T.Trace]]:
     """Every readable snapshot of the run, oldest first (a damaged file is left out)."""
-    kind, out = task(run), []
+    out = []
     for p in paths(run):
         try:
-            out.append(read(p, kind))
+            out.append(read(p))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             continue
     return out

@@ -29,7 +29,8 @@ def _name(tr, b: int) -> str:
 
 def _puzzle_label(tr, b: int) -> str:
     ok = "correct" if tr.correct[-1, b] else "wrong"
-    return f"{'#' + str(tr.index[b]) if tr.index[b] >= 0 else 'your puzzle'}  ({ok}, {tr.difficulty[b]} cells to fill, halts at {tr.halt_step[b]})"
+    name = f"#{tr.index[b]}" if tr.index[b] >= 0 else "your puzzle"
+    return f"{name}  ({ok}, {tr.difficulty[b]} cells to fill, halts at {tr.halt_step[b]})"
 
 
 def _levels(tr) -> list[tuple[str, str]]:

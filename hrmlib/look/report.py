@@ -1,12 +1,12 @@
 """Evaluation reports for notebooks: headline numbers, and for ARC the voting results per task and a
 gallery of solved and failed tasks (notebooks/03_evaluate.ipynb).
 
-    m = inspect.load("runs/<id>")
+    m = trace.load("runs/<id>")
     res = report.evaluate(m)             # the trainer's evaluation code; reuses <run>/eval/step_<N>/
     report.headline(res)
     report.arc_tasks(m), report.arc_gallery(m)
 
-Numbers come from `hrmlib.train.evaluate.evaluate` and ARC scores from `hrmlib.train.arc_vote.vote_dir`, the
+Numbers come from `hrmlib.train.evaluation.evaluate` and ARC scores from `hrmlib.train.arc_vote.vote_dir`, the
 code the trainer runs, so a notebook and the trainer agree on the same predictions.
 """
 from __future__ import annotations
@@ -25,18 +25,16 @@ from .trace import Loaded, eval_dir
 def evaluate(m: Loaded, reuse: bool = True, global_batch_size: int = 0, out_dir=None) -> dict:
     """Metrics of the checkpoint on its test split. With `reuse`, an evaluation the trainer already
     wrote for this checkpoint is read back instead of recomputed."""
-    from .. import config as C
     from .. import dist
     from ..data import load_split
-    from ..train.evaluate import evaluate as run_eval
-    out = Path(out_dir) if out_dir else (eval_dir(m) if m.checkpoint else None)
+    from ..train.evaluation import evaluate as run_eval
+    out = Path(out_dir) if out_dir else (eval_dir(m) if m.run else None)
     if reuse and out is not None and evaluated(out):
         res = read_json(out / "metrics.json")
         print(f"read the trainer's evaluation {out}")
         return res | {"eval_dir": str(out)}
-    cfg = m.config or C.Config(arch=m.model.cfg, data_path=str(m.data_path))
-    cfg = dc.replace(cfg, data_path=str(m.data_path),
-                     global_batch_size=global_batch_size or min(cfg.global_batch_size, 256))
+    cfg = dc.replace(m.config, data_path=str(m.data_path),
+                     global_batch_size=global_batch_size or min(m.config.global_batch_size, 256))
     device = next(m.model.parameters()).device
     res = run_eval(m.model, load_split(m.data_path, "test"), cfg, dist.Dist(device=device), out)
     print(f"evaluated {m.checkpoint or 'the model'} on {res['count']} test examples"
@@ -51,8 +49,10 @@ def headline(res: dict):
             ("ACT steps per example", res.get("act_steps")), ("q-halt accuracy", res.get("q_halt_accuracy")),
             ("test examples", res.get("count"))]
     rows += [(k, v) for k, v in res.items() if k.startswith("pass@")]
-    body = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in rows if v is not None)
-    return Markdown(f"**exact accuracy {res.get('exact_accuracy', float('nan')):.2%}**\n\n| metric | value |\n|---|---|\n{body}")
+    body = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                     for k, v in rows if v is not None)
+    head = f"**exact accuracy {res.get('exact_accuracy', float('nan')):.2%}**"
+    return Markdown(f"{head}\n\n| metric | value |\n|---|---|\n{body}")
 
 
 def votes(m: Loaded, res: dict):

@@ -1,7 +1,7 @@
 """Your own puzzle as a model input, and checks of the model's answer (no model, no widgets: pure
 functions that `widgets.Solve` calls and tests call directly).
 
-    p = solve.sudoku(solve.parse_sudoku("53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"))
+    p = solve.sudoku(solve.parse_sudoku(text))   # 81 characters: 1-9 givens, . or 0 blanks
     p = solve.maze(grid)                     # tokens [n, n]: walls, open cells, one S and one G
     p = solve.arc(text_or_path, pair=0)      # an ARC task as JSON; the test pair's input is solved
     solve.fits("maze", model_task, seq_len, p.inputs.size)   # a model of another task or size is refused
@@ -180,7 +180,8 @@ def arc(source: str, pair: int = 0) -> Puzzle:
     [{"input"[, "output"]}…]}; the model answers test pair `pair` (its output, when given, is the label)."""
     text = str(source).strip()
     if not text:
-        raise SolveError('paste an ARC task as JSON ({"train": [...], "test": [{"input": [[...]]}]}) or a path to a .json file')
+        raise SolveError('paste an ARC task as JSON ({"train": [...], "test": [{"input": [[...]]}]}) '
+                         'or a path to a .json file')
     if not text.startswith(("{", "[")):
         path = Path(text).expanduser()
         if not path.is_file():
@@ -223,7 +224,8 @@ def _check_arc(p: Puzzle, pred) -> tuple[Optional[bool], str]:
     if g.shape != y.shape:
         return False, f"{shape}, the expected output is {y.shape[0]}x{y.shape[1]}"
     wrong = int((g != y).sum())
-    return wrong == 0 and well, shape + (", the expected output" if not wrong else f", {wrong} cells differ from the expected output")
+    return wrong == 0 and well, shape + (", the expected output" if not wrong else
+                                         f", {wrong} cells differ from the expected output")
 
 
 # ---------------------------------------------------------------------------- the model and the checks

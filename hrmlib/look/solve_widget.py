@@ -122,7 +122,8 @@ class Solve(W.VBox):
     def load_example(self):
         solve.fits(self.task, self.m.task, self.m.model.S)
         if self.m.data_path is None:
-            raise solve.SolveError("this model came without its dataset, so there is no example to load: pass data_path")
+            raise solve.SolveError("this model came without its dataset, so there is no example to load: "
+                                   "pass data_path")
         from ..data import load_split
         data = load_split(self.m.data_path, "test")
         k = int(self._rng.integers(data.num_examples))

@@ -1,14 +1,14 @@
 """Looking inside a model: record what HRM or TRM does at every ACT step and every state update.
 
     from hrmlib.look import trace
-    m = trace.load("runs/<id>")                         # a run, a checkpoints/step_<N> dir, or
-    m = trace.load("ckpt/step_26040", config="ckpt/all_config.yaml", data_path="data/…")  # original
+    m = trace.load("runs/<id>")                         # anything `hrmlib.runs.open` opens: a run, a
+    m = trace.load("ckpt/step_26040", data_path="data/…")   # checkpoint dir, an original checkpoint file
     tr = trace.trace_examples(m, [0, 1, 2], keep="updates")     # example rows of the test split
     tr = trace.trace(m.model, batch, max_steps=32)      # any batch; raise halt_max_steps at inference
 
 The trace hooks into the model's `trace` attribute, which it calls after every recurrent update
 (HRM: every H and L update; TRM: every update of y = z_H and z = z_L), and otherwise runs the model
-exactly as evaluation does (`model.eval()`, segment by segment): it is the training code path, so
+exactly as evaluation does (`ACT.rollout`, segment by segment): it is the training code path, so
 the fixture test reproduces the original's eval rollout through it. In eval the model never halts
 early (the originals' rule); the trace also records where it *would* halt under the training rule
 (q_halt > q_continue, or q_halt > 0 without the continue target as in TRM; no exploration), so
@@ -28,27 +28,10 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import ROOT
+from .. import runs
 from ..data.sampler import IGNORE
-from ..runs import checkpoints, find_checkpoint, load_model
-from ..runs import eval_dir as eval_dir_of
-
-
-
-@dataclass
-class Loaded:
-    """A model ready for tracing, with what is known about where it came from."""
-    model: torch.nn.Module
-    config: Optional[object]  # hrmlib.config.Config for hrmlib checkpoints, None for original ones
-    data_path: Optional[Path]
-    checkpoint: Optional[Path]
-    task: str  # sudoku | maze | arc | tokens (from the dataset's shape)
-
-    @property
-    def name(self) -> str:
-        """A label for figures: family and run, e.g. "TRM 20261130-demo-ab12 step 2500"."""
-        where = f"{self.checkpoint.parent.parent.name} {self.checkpoint.name.replace('_', ' ')}" if self.checkpoint else "original"
-        return f"{self.model.family.upper()} {where}"
+from ..paths import resolve, runs_dir
+from ..runs import Opened as Loaded  # what `load` returns: model, config, dims, data_path, task, provenance
 
 
 STATE_NAMES = {"hrm": {"H": "z_H", "L": "z_L"}, "trm": {"H": "y (z_H)", "L": "z (z_L)"}}  # the papers' names
@@ -150,7 +133,8 @@ class Trace:
         d = self.difficulty
         if len(np.unique(d)) <= n:
             return [(f"{v} cells to fill", d == v) for v in np.unique(d)]
-        names = ["easiest third", "middle third", "hardest third"] if n == 3 else [f"group {i + 1} of {n}" for i in range(n)]
+        names = (["easiest third", "middle third", "hardest third"] if n == 3
+                 else [f"group {i + 1} of {n}" for i in range(n)])
         parts = np.array_split(np.argsort(d, kind="stable"), n)
         return [(f"{name} ({d[i].min()}–{d[i].max()} to fill)", np.isin(np.arange(self.batch), i))
                 for name, i in zip(names, parts)]
@@ -222,37 +206,20 @@ def trace(model, batch: dict, max_steps: Optional[int] = None, keep: str = "step
         raise ValueError(f"keep must be 'none', 'steps' or 'updates', got {keep!r}")
     dev = next(model.parameters()).device
     batch = {k: torch.as_tensor(v).to(dev) for k, v in batch.items()}
-    was_training, hook0 = model.training, model.trace
-    T = max_steps or model.cfg.halt_max_steps
-    rec = _Recorder(keep, reduce, edit)
-    rows = defaultdict(list)
-    try:
-        model.eval()
-        model.trace = rec
-        with torch.inference_mode():
-            carry = model.initial_carry(batch)
-            for t in range(T):
-                if edit is not None:  # before segment t: it may change the carry (states, inputs, puzzle id)
-                    carry = edit.segment(t, carry, batch, model)
-                # the state this step starts from: H_init/L_init for rows that (re)start
-                reset = carry.halted.view(-1, 1, 1)
-                rec.begin(torch.where(reset, model.H_init, carry.z_H), torch.where(reset, model.L_init, carry.z_L))
-                carry, out = model(carry, batch, max_steps=T)  # beyond the trained depth for a sweep
-                rows["logits"].append(out["logits"].float().cpu().numpy())
-                rows["q_halt"].append(out["q_halt_logits"].float().cpu().numpy())
-                rows["q_continue"].append(out["q_continue_logits"].float().cpu().numpy())
-                for lv, z in (("H", carry.z_H), ("L", carry.z_L)):
-                    rows[f"res_{lv}"].append(torch.stack(rec.res[lv]).numpy())
-                    rows[f"pos_{lv}"].append((z.float() - rec.start[lv]).norm(dim=-1).cpu().numpy())
-                    if keep != "none":
-                        rows[f"z_{lv}"].append(_reduce(z.float(), reduce))
-                    if keep == "updates":
-                        rows[f"zu_{lv}"].append(np.stack(rec.states[lv]))
-                if carry.halted.all():
-                    break
-    finally:
-        model.trace = hook0
-        model.train(was_training)
+    rec, rows = _Recorder(keep, reduce, edit), defaultdict(list)
+    with torch.inference_mode():  # beyond the trained depth for a sweep: rollout's `steps`
+        for carry, out in model.rollout(batch, max_steps or model.cfg.halt_max_steps, trace=rec,
+                                        before=edit and edit.segment):
+            rows["logits"].append(out["logits"].float().cpu().numpy())
+            rows["q_halt"].append(out["q_halt_logits"].float().cpu().numpy())
+            rows["q_continue"].append(out["q_continue_logits"].float().cpu().numpy())
+            for lv, z in (("H", carry.z_H), ("L", carry.z_L)):
+                rows[f"res_{lv}"].append(torch.stack(rec.res[lv]).numpy())
+                rows[f"pos_{lv}"].append((z.float() - rec.start[lv]).norm(dim=-1).cpu().numpy())
+                if keep != "none":
+                    rows[f"z_{lv}"].append(_reduce(z.float(), reduce))
+                if keep == "updates":
+                    rows[f"zu_{lv}"].append(np.stack(rec.states[lv]))
     return _assemble(rows, batch, model, task, index)
 
 
@@ -274,39 +241,14 @@ def _assemble(rows, batch, model, task, index) -> Trace:
 
 # ---------------------------------------------------------------------------- loading
 
-def task_of(meta, data_path: Optional[Path] = None) -> str:
-    """sudoku, maze or arc from a dataset's metadata (tokens when unrecognised)."""
-    if data_path is not None and (Path(data_path) / "augmentations.json").exists():
-        return "arc"
-    if meta.seq_len == 81 and meta.vocab_size == 11:
-        return "sudoku"
-    if meta.vocab_size == 6:
-        return "maze"
-    if meta.seq_len == 900 and meta.vocab_size == 12:
-        return "arc"
-    return "tokens"
-
-
 def load(source, config="", data_path="", step: Optional[int] = None, device: str = "cpu") -> Loaded:
-    """A model from a run directory (its last checkpoint, or `step`), a `checkpoints/step_<N>`
-    directory, or an original HRM or TRM checkpoint file with its config (all_config.yaml or arch dict).
-    `data_path` overrides the dataset (empty: the checkpoint's); "" means not given, for notebooks."""
-    from ..compat import load_original, original_data_path, read_config
-    from ..data.format import read_metadata
-    from ..model import dims
-    cfg, ck = None, None  # relative paths are from the project root (ROOT / an absolute path is that path)
-    if config:  # an original checkpoint; its all_config.yaml names the dataset, which gives the sizes
-        config = read_config(config if isinstance(config, dict) else ROOT / config)
-        data_path = data_path or original_data_path(config)
-    else:
-        ck = find_checkpoint(ROOT / source, step)
-        model, cfg, _ = load_model(ck, device)  # built in the device's forward dtype, as the trainer's
-        data_path = data_path or cfg.data_path
-    dp = ROOT / data_path if data_path else None
-    meta = read_metadata(dp / "test" / "dataset.json") if dp and (dp / "test").exists() else None
-    if config:
-        model = load_original(ROOT / source, config, dims(meta) if meta else None)
-    return Loaded(model.to(device).eval(), cfg, dp, ck, task_of(meta, dp) if meta else "tokens")
+    """A model from anything `hrmlib.runs.open` opens: a run directory (its last checkpoint, or
+    `step`), a `checkpoints/step_<N>` directory, or an original HRM or TRM checkpoint file (its
+    all_config.yaml beside it, or `config`). `data_path` overrides the dataset; "" means not given,
+    for notebooks. Built in the device's forward dtype, as the trainer's, in eval mode."""
+    m = runs.open(source, step=step, config=config or None, data_path=data_path or None, device=device)
+    m.model.eval()
+    return m
 
 
 def select(split, indices) -> dict:
@@ -350,11 +292,11 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
     """The run notebooks use when none is given: the newest `runs/demo*` with a checkpoint, else
     `runs/debug-notebook` (trained here by the `debug` preset on CPU, once; reused afterwards).
     `prefer_demo=False` always gives the debug run (what tests use, whatever demos exist)."""
-    demos = sorted((p for p in (ROOT / "runs").glob("demo*") if checkpoints(p)), key=lambda p: p.stat().st_mtime)
+    demos = sorted((p for p in runs_dir().glob("demo*") if runs.checkpoints(p)), key=lambda p: p.stat().st_mtime)
     if demos and prefer_demo and not force_train:
         return demos[-1]
-    run = ROOT / "runs" / "debug-notebook"
-    if checkpoints(run) and not force_train:
+    run = runs_dir() / "debug-notebook"
+    if runs.checkpoints(run) and not force_train:
         return run
     from ..data import ensure_data
     shutil.rmtree(run, ignore_errors=True)  # a run killed before its first checkpoint starts afresh
@@ -362,7 +304,7 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
     cmd = [sys.executable, "-m", "hrmlib.train", "debug", f"data_path={data}", f"run_dir={run}",
            f"max_steps={max_steps}"]
     print("training a small model for the notebooks:", " ".join(cmd[1:]), flush=True)
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"training failed (exit {r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     print(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "done", flush=True)
@@ -370,13 +312,11 @@ def default_run(max_steps: int = 150, force_train: bool = False, prefer_demo: bo
 
 
 def resolve_run(run: str = "") -> Path:
-    """`run` as an absolute path (relative paths are from the project root), or the default run."""
-    return ROOT / run if run else default_run()
+    """`run` as an absolute path (relative paths are under `hrmlib.paths.home()`), or the default run."""
+    return resolve(run) if run else default_run()
 
 
 def eval_dir(m: Loaded) -> Path:
-    """Where the trainer writes an evaluation of this checkpoint: <run>/eval/step_<N>/; on another
-    dataset than the run's, beside it: <run>/eval/step_<N>-<dataset>/ (as `hrmlib.evaluate`)."""
-    if m.config is None or m.data_path is None:
-        return m.checkpoint.parent.parent / "eval" / m.checkpoint.name
-    return eval_dir_of(m.checkpoint, m.data_path, ROOT / m.config.data_path)
+    """Where the evaluation of this checkpoint goes: the trainer's <run>/eval/step_<N>/, or beside it
+    for a variant (other data, …), as `hrmlib.evaluate` writes it (`hrmlib.runs.eval_dir`)."""
+    return runs.eval_dir(m.checkpoint, m.config, m.trained)

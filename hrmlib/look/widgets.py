@@ -1,5 +1,6 @@
 """Interactive views in JupyterLab (ipywidgets 8, JupyterLab 4): every widget of the workbench.
 
+    from hrmlib.look import trace, widgets
     tr = trace.trace_examples(trace.load(run), range(16), keep="updates")
     widgets.Replay(tr)        # Play ▸ steps through the ACT segments of the chosen puzzle (replay.py)
     widgets.Explorer(tr)      # level / step / update → PCA of positions and per-position norms
@@ -132,7 +133,8 @@ class Intervene(W.VBox):
 
     def show_knobs(self):
         k = self.kind.value
-        self.knobs.children = {"noise": [self.sigma], "cell": [self.cell, self.value], "puzzle_id": [self.pid]}.get(k, [])
+        knobs = {"noise": [self.sigma], "cell": [self.cell, self.value], "puzzle_id": [self.pid]}
+        self.knobs.children = knobs.get(k, [])
         self.state.disabled = k in ("cell", "puzzle_id")
         if k in ("cell", "puzzle_id"):
             self.update.value = 0

@@ -12,18 +12,14 @@ from __future__ import annotations
 import torch
 
 from ..config import ArchConfig
-from .act import ACT, DTYPES, Carry, forward_dtype
+from .act import ACT, DTYPES, Carry, explore_draws, forward_dtype
 from .hrm import HRM
 from .trm import TRM
 
 FAMILIES = {"hrm": HRM, "trm": TRM}
 DIMS = ("vocab_size", "seq_len", "num_puzzle_identifiers")  # what a model needs to know of its dataset
-__all__ = ["ACT", "Carry", "DIMS", "DTYPES", "FAMILIES", "HRM", "TRM", "CompatError", "build", "dims", "forward_dtype",
-           "load_checked"]
-
-
-class CompatError(ValueError):
-    """A checkpoint or config that does not fit: the message lists what is wrong."""
+__all__ = ["ACT", "Carry", "DIMS", "DTYPES", "FAMILIES", "HRM", "TRM", "build", "dims", "explore_draws",
+           "forward_dtype"]
 
 
 def dims(meta) -> dict:
@@ -34,16 +30,3 @@ def dims(meta) -> dict:
 def build(cfg: ArchConfig, meta, dtype: torch.dtype | None = None) -> ACT:
     """The config's model family for a dataset's metadata (anything with the DIMS, or a dict of them)."""
     return FAMILIES[cfg.name](cfg, *dims(meta).values(), dtype)
-
-
-def load_checked(model: torch.nn.Module, sd: dict):
-    """Strict load with one error listing every missing, unexpected and mis-shaped key."""
-    want = model.state_dict()
-    problems = [f"missing: {k} {tuple(v.shape)}" for k, v in want.items() if k not in sd]
-    problems += [f"unexpected: {k} {tuple(v.shape)}" for k, v in sd.items() if k not in want]
-    problems += [f"shape: {k} checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}"
-                 for k, v in want.items() if k in sd and sd[k].shape != v.shape]
-    if problems:
-        raise CompatError("checkpoint does not fit the model:\n  " + "\n  ".join(problems))
-    # H_init/L_init come from the checkpoint too (P8); they are cast to the model's forward dtype.
-    model.load_state_dict(sd)

@@ -1,5 +1,5 @@
 """What HRM and TRM share: input encoding, output and Q heads, fixed initial states, and the ACT
-wrapper (adaptive computation time, HRM-SPEC §1.4–1.5, TRM-SPEC §3–4).
+wrapper (adaptive computation time).
 
 Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hidden, V vocab.
 
@@ -18,12 +18,23 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import ArchConfig
 from .layers import Block, Embedding, Linear, Rotary, trunc_normal_
 from .puzzle_emb import PuzzleEmbedding
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def explore_draws(n: int, halt_max_steps: int, generator: torch.Generator | None = None, device=None):
+    """The exploration draws of one training call for n rows: uniforms [n] (a row explores when its
+    draw is below ε) and minimum segments U{2..halt_max_steps} [n] int32. Without a generator they
+    come from torch's, on `device`, in the original's order; the trainer draws a whole global batch
+    from its own generator, so every world size trains alike."""
+    u = torch.rand(n, generator=generator, device=device)
+    return u, torch.randint(2, max(halt_max_steps, 2) + 1, (n,), generator=generator, device=device,
+                            dtype=torch.int32)
 
 
 def forward_dtype(name: str, device_type: str = "cpu") -> torch.dtype:
@@ -60,7 +71,7 @@ class Reasoner(nn.Module):
 
 
 class ACT(nn.Module):
-    family = ""  # "hrm" | "trm": what compat and inspect read to name keys and states
+    family = ""  # "hrm" | "trm": what compat and look.trace read to name keys and states
 
     def __init__(self, cfg: ArchConfig, vocab_size: int, seq_len: int, num_puzzle_identifiers: int,
                  dtype: torch.dtype | None = None):
@@ -73,13 +84,15 @@ class ACT(nn.Module):
         self.lm_head = Linear(D, vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # row 0: halt, row 1: continue
         self.puzzle_emb = PuzzleEmbedding(num_puzzle_identifiers, cfg.emb_ndim, self.dtype) if cfg.emb_ndim else None
-        self.rope = Rotary(D // cfg.num_heads, self.P + seq_len, cfg.rope_theta) if cfg.pos_encodings == "rope" else None
+        self.rope = (Rotary(D // cfg.num_heads, self.P + seq_len, cfg.rope_theta) if cfg.pos_encodings == "rope"
+                     else None)
         self.pos = (Embedding(self.P + seq_len, D, init_std=1.0 / math.sqrt(D), dtype=self.dtype)
                     if cfg.pos_encodings == "learned" else None)
         self.build_nets(cfg, self.P + seq_len)
         self.register_buffer("H_init", torch.empty(D, dtype=self.dtype))  # fixed, never trained
         self.register_buffer("L_init", torch.empty(D, dtype=self.dtype))
         self.trace: Callable | None = None  # hrmlib.look.trace hooks in here: trace(level, i, j, z)
+        self.checkpointing = False  # recompute differentiated updates in backward (activation_checkpointing)
         self.reset_parameters()
 
     def build_nets(self, cfg: ArchConfig, seq_len: int):
@@ -122,15 +135,45 @@ class ACT(nn.Module):
         return self.lm_head(z_H)[:, self.P:], q[..., 0], q[..., 1]
 
     def _update(self, net, level, i, j, z, injection):
-        z = net(z, injection, self.rope)
+        if self.checkpointing and torch.is_grad_enabled():  # keep only the update's inputs for backward
+            z = checkpoint(net, z, injection, self.rope, use_reentrant=False)
+        else:
+            z = net(z, injection, self.rope)
         if self.trace is not None:
             self.trace(level, i, j, z)
         return z
 
     # ------------------------------------------------------------------ ACT
+    def rollout(self, batch: dict, steps: int | None = None, trace=None, call=None, before=None):
+        """Evaluate `batch` segment by segment from a fresh carry: yields (carry, out) after each of
+        `steps` segments (default halt_max_steps; more runs deeper than trained). In evaluation every
+        row runs all segments (the originals' rule), so the rows stay in step and no device sync is
+        needed. `trace` is set as the model's recorder meanwhile; its `begin(z_H, z_L)`, if any, gets
+        the states each segment starts from. `call` replaces `self` for the segments (a compiled
+        copy). `before(t, carry, batch)`, if given, returns the carry segment t (0-based) starts from:
+        an intervention's change (`hrmlib.look.intervene`). The caller chooses grad mode
+        (`torch.inference_mode()` for evaluation)."""
+        T, hook, was_training = steps or self.cfg.halt_max_steps, self.trace, self.training
+        call = call or self
+        self.eval()
+        self.trace = trace
+        try:
+            carry = self.initial_carry(batch)
+            for t in range(T):
+                if before is not None:
+                    carry = before(t, carry, batch)
+                if hasattr(trace, "begin"):
+                    reset = carry.halted.view(-1, 1, 1)
+                    trace.begin(torch.where(reset, self.H_init, carry.z_H), torch.where(reset, self.L_init, carry.z_L))
+                carry, out = call(carry, batch, max_steps=T)
+                yield carry, out
+        finally:
+            self.trace = hook
+            self.train(was_training)
+
     def initial_carry(self, batch: dict) -> Carry:
         """All rows start halted, so the first call loads the batch and resets to H_init/L_init.
-        Zeros rather than the original's torch.empty (P11): no garbage ever enters a computation."""
+        Zeros rather than the original's torch.empty (docs/pitfalls.md P11): no garbage ever enters a computation."""
         B, dev = batch["inputs"].shape[0], batch["inputs"].device
         z = torch.zeros(B, self.P + self.S, self.cfg.hidden_size, dtype=self.dtype, device=dev)
         return Carry(z, z.clone(), z.new_zeros(B, dtype=torch.int32), z.new_ones(B, dtype=torch.bool),
@@ -149,7 +192,7 @@ class ACT(nn.Module):
         z_L = torch.where(reset.view(-1, 1, 1), self.L_init, carry.z_L)
         steps = torch.where(reset, 0, carry.steps)
         # A halted slot takes the new batch's row at the same index; a running slot keeps its
-        # puzzle and the new row is dropped (HRM-SPEC §5.2, P5).
+        # puzzle and the new row is dropped (docs/pitfalls.md P5).
         data = {k: torch.where(reset.view(-1, *[1] * (v.ndim - 1)), batch[k], v) for k, v in carry.data.items()}
 
         z_H, z_L, logits, q_halt, q_cont = self.inner(z_H, z_L, data)
@@ -165,7 +208,7 @@ class ACT(nn.Module):
                 halted = halted | q_says
                 # Exploration: with prob ε a row must run at least U{2..max} segments.
                 if explore is None:
-                    explore = torch.rand_like(q_halt), torch.randint_like(steps, low=2, high=self.cfg.halt_max_steps + 1)
+                    explore = explore_draws(len(q_halt), self.cfg.halt_max_steps, device=q_halt.device)
                 min_halt = (explore[0] < self.cfg.halt_exploration_prob) * explore[1]
                 would = halted
                 halted = halted & (steps >= min_halt)
@@ -173,7 +216,7 @@ class ACT(nn.Module):
                 if self.cfg.continue_loss:
                     # Bootstrap target from a second, gradient-free pass on the new state
                     # (PQN-style: no replay buffer, no target network). The original TRM crashes
-                    # here (pitfall T10); this is HRM's target, for either family.
+                    # here (docs/pitfalls.md T10); this is HRM's target, for either family.
                     *_, nq_halt, nq_cont = self.inner(z_H, z_L, data)
                     out["target_q_continue"] = torch.sigmoid(
                         torch.where(is_last, nq_halt, torch.maximum(nq_halt, nq_cont)))

@@ -1,4 +1,4 @@
-"""HRM, the Hierarchical Reasoning Model (arXiv 2506.21734, HRM-SPEC §1.4).
+"""HRM, the Hierarchical Reasoning Model (arXiv 2506.21734).
 
 Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hidden, V vocab.
 
@@ -28,7 +28,7 @@ class HRM(ACT):
         """H_cycles × L_cycles updates from (z_H, z_L); returns new states, logits [B,S,V], Q."""
         x = self.embed_input(data["inputs"], data["puzzle_identifiers"])
         N, T = self.cfg.H_cycles, self.cfg.L_cycles
-        # One-step gradient (paper §3): all but the last L and H update run without autograd.
+        # The paper's one-step gradient: all but the last L and H update run without autograd.
         with torch.no_grad():
             for i in range(N):
                 for j in range(T):

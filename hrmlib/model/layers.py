@@ -1,5 +1,5 @@
-"""Building blocks shared by HRM and TRM (HRM-SPEC §1.3, TRM-SPEC §2): casted linear/embedding, gain-free RMSNorm, RoPE, SwiGLU,
-non-causal attention with FlashAttention 3 → 2 → SDPA backends, and the post-norm block.
+"""Building blocks shared by HRM and TRM: casted linear/embedding, gain-free RMSNorm, RoPE, SwiGLU, non-causal
+attention with FlashAttention 3 → 2 → SDPA backends, and the post-norm block.
 
 Shapes: B batch, S sequence (puzzle slots included), D hidden, h heads, d head dim.
 Weights are fp32 masters cast to the activation dtype on every call (no autocast), as the original.
@@ -166,7 +166,7 @@ class Block(nn.Module):
     """Post-norm block: x ← norm(x + mix(x)); x ← norm(x + mlp(x)), norms over D.
 
     mix is attention, or with `mlp_t_len` = S' TRM's token-mixing SwiGLU: it maps each channel's S'
-    positions to S' positions and its norm runs over those positions (TRM-SPEC §2, pitfall T7)."""
+    positions to S' positions and its norm runs over those positions (docs/pitfalls.md T7)."""
 
     def __init__(self, D: int, h: int, expansion: float, eps: float, backend: str = "auto", mlp_t_len: int = 0):
         super().__init__()

@@ -1,10 +1,10 @@
-"""Stablemax / softmax cross-entropy and the ACT loss with the original's metrics (HRM-SPEC §2)."""
+"""Stablemax / softmax cross-entropy and the ACT loss with the original's metrics."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100  # label id ignored by every loss and metric
+from ..data.sampler import IGNORE  # the label of positions no loss or metric counts
 
 
 def stablemax_s(x: torch.Tensor) -> torch.Tensor:
@@ -39,12 +39,12 @@ def act_loss(out: dict, carry, loss_type: str = "stablemax_cross_entropy", mask_
 
     Returns (terms, metrics). terms: lm, q_halt, q_continue, total = lm + 0.5·(q_halt + q_continue),
     sums over the batch (the trainer divides by the global batch size); lm is each row's mean over its
-    labelled tokens (P7: small grids weigh more per token; kept for fidelity). metrics: the original's
-    sums — count, accuracy, exact_accuracy, q_halt_accuracy (q_halt ≥ 0, though training halts on
-    q_halt > q_continue: P3), steps, lm_loss, q_halt_loss[, q_continue_loss] — over rows that halted
-    in this call and have at least one label. mask_padding_rows (default) leaves rows without labels
-    (batch padding) out of the Q losses; False scores them as "correct" in the q-halt BCE, as the
-    original does (P1).
+    labelled tokens (small grids weigh more per token; kept for fidelity: P7 in docs/pitfalls.md).
+    metrics: the original's sums — count, accuracy, exact_accuracy, q_halt_accuracy (q_halt ≥ 0, though
+    training halts on q_halt > q_continue: P3), steps, lm_loss, q_halt_loss[, q_continue_loss] — over
+    rows that halted in this call and have at least one label. mask_padding_rows (default) leaves rows
+    without labels (batch padding) out of the Q losses; False scores them as "correct" in the q-halt
+    BCE, as the original does (P1).
     """
     labels = carry.data["labels"]
     logits, q_halt, q_cont = out["logits"], out["q_halt_logits"], out["q_continue_logits"]
@@ -64,7 +64,8 @@ def act_loss(out: dict, carry, loss_type: str = "stablemax_cross_entropy", mask_
         }
     row_w = (n > 0).to(q_halt.dtype) if mask_padding_rows else torch.ones_like(q_halt)
     lm = (LOSSES[loss_type](logits, labels) / div).sum()
-    q_halt_l = (F.binary_cross_entropy_with_logits(q_halt, seq_correct.to(q_halt.dtype), reduction="none") * row_w).sum()
+    q_halt_l = (F.binary_cross_entropy_with_logits(q_halt, seq_correct.to(q_halt.dtype), reduction="none")
+                * row_w).sum()
     terms = {"lm": lm, "q_halt": q_halt_l}
     if "target_q_continue" in out:
         terms["q_continue"] = (F.binary_cross_entropy_with_logits(

@@ -1,15 +1,15 @@
-"""TRM, the Tiny Recursive Model (arXiv 2510.04871, TRM-SPEC §2–3).
+"""TRM, the Tiny Recursive Model (arXiv 2510.04871).
 
 Shape legend: B batch, S grid tokens, P puzzle-embedding slots, S' = P + S, D hidden, V vocab.
 Paper names: y = z_H (the current answer), z = z_L (the latent reasoning), T = H_cycles,
 n = L_cycles.
 
 One network `net` of L_layers blocks performs both updates: n times z ← net(z, y + x), then
-y ← net(y, z) — the latent update sees the input, the answer update does not (pitfall T2). T−1
-such recursions run without gradient; the last one is differentiated through all its n + 1 calls
-(full-recursion gradient instead of HRM's one-step gradient, pitfall T3). Blocks are attention or
-TRM's token-mixing MLP (`arch.mlp_t`). The ACT wrapper, heads and input encoding are HRM's
-(`hrmlib.act`); halting defaults to q_halt > 0 without a continue target (`continue_loss`).
+y ← net(y, z) — the latent update sees the input, the answer update does not (T2 in docs/pitfalls.md).
+T−1 such recursions run without gradient; the last one is differentiated through all its n + 1 calls
+(full-recursion gradient instead of HRM's one-step gradient, T3). Blocks are attention or TRM's
+token-mixing MLP (`arch.mlp_t`). The ACT wrapper, heads and input encoding are HRM's (`act.py`);
+halting defaults to q_halt > 0 without a continue target (`continue_loss`).
 """
 from __future__ import annotations
 

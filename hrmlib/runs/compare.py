@@ -12,25 +12,26 @@ import glob
 import statistics
 from pathlib import Path
 
-from .. import ROOT
-from ..config import flat, from_saved
+from ..config import flat, from_saved, roles
+from ..paths import resolve
 from .files import read_json, read_jsonl
 
-# settings that name, place or steer a run without changing what it learns
-NOT_CONFIG = {"run_dir", "resume", "resume_changes", "overwrite", "init_from", "device", "compile", "log_every",
-              "wandb", "tensorboard", "checkpoint_every", "keep_last", "diagnostics"}
+
+def not_compared() -> set[str]:
+    """Settings that name, place or steer a run without changing what it learns (their role)."""
+    return {k for k, r in roles().items() if r in ("action", "runtime")}
 
 
 def find(select=None, root="runs") -> list[Path]:
     """Run directories: `select` is a list of directories, a glob, or comma-separated either; default
-    every run under `root` (relative paths are from the project)."""
+    every run under `root` (relative paths are under `hrmlib.paths.home()`)."""
     if select is None:
         select = [str(Path(root) / "*")]
     elif isinstance(select, str):
         select = [s.strip() for s in select.split(",") if s.strip()]
     out = []
-    for s in select:  # an absolute `s` stays itself under ROOT / s
-        out += sorted(Path(p) for p in glob.glob(str(ROOT / s)) if (Path(p) / "config.json").is_file())
+    for s in select:
+        out += sorted(Path(p) for p in glob.glob(str(resolve(s))) if (Path(p) / "config.json").is_file())
     return list(dict.fromkeys(out))
 
 
@@ -60,7 +61,7 @@ def summary(run: Path) -> dict:
             "last_exact": test[-1]["exact_accuracy"] if test else None,
             "wall_time_s": train[-1].get("wall_time") if train else None,
             "hardware": f"{env.get('world_size', '?')} × {env.get('device_name') or env.get('device', '?')}",
-            "config": {k: v for k, v in flat(from_saved(saved["config"]).to_dict()).items() if k not in NOT_CONFIG}}
+            "config": {k: v for k, v in flat(from_saved(saved["config"]).to_dict()).items() if k not in not_compared()}}
 
 
 def table(select=None, root="runs") -> list[dict]:
@@ -88,11 +89,16 @@ def seed_groups(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def checkpoint_evals(run) -> list[dict]:
-    """One row per evaluated checkpoint of `run` on its own data (`<run>/eval/step_<N>/metrics.json`,
-    the trainer's and `python -m hrmlib.evaluate steps=…`'s), by step."""
-    rows = [{"step": int(p.parent.name[5:]), **read_json(p)} for p in Path(run, "eval").glob("step_*/metrics.json")
-            if p.parent.name[5:].isdigit()]
+def checkpoint_evals(run, variant: str = "") -> list[dict]:
+    """One row per evaluated checkpoint of `run`, by step: the trainer's evaluations
+    (`<run>/eval/step_<N>/metrics.json`, also those `python -m hrmlib.evaluate steps=…` wrote), or
+    with `variant` those of that evaluation variant (`step_<N>-<variant>/`, `hrmlib.runs.eval_variant`)."""
+    tail = f"-{variant}" if variant else ""
+    rows = []
+    for p in Path(run, "eval").glob(f"step_*{tail}/metrics.json"):
+        step = p.parent.name[5:len(p.parent.name) - len(tail)]
+        if step.isdigit():
+            rows.append({"step": int(step), **read_json(p)})
     return sorted(rows, key=lambda r: r["step"])
 
 

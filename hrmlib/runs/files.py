@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import ROOT
 from ..config import ConfigError
+from ..errors import UserError
 from ..dist import Dist
+from ..paths import SOURCE, alive
 
 
 def new_run_id(preset: str) -> str:
@@ -33,27 +34,19 @@ def atomic_write(path: Path, content: str | bytes):
     return path
 
 
+def write_jsonl(path: Path, rows: list[dict]):
+    """A whole JSON-lines file, atomically."""
+    return atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
 def read_json(path: Path) -> dict:
     """A JSON file of a run (an evaluation's metrics.json, arc_votes.json)."""
     return json.loads(Path(path).read_text())
 
 
-class RunError(RuntimeError):
+class RunError(UserError, RuntimeError):
     """A run directory that cannot be used as asked (another run in it, locked by a live trainer,
     nothing to resume, damaged files): the message says what to do."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed process nobody has reaped yet is a zombie: gone for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class Lock:
@@ -83,9 +76,12 @@ class Lock:
     def _stale_or_raise(self):
         try:
             other = json.loads(self.path.read_text())
-        except (OSError, ValueError):  # not written by a Lock
+        except (OSError, ValueError):
+            other = None
+        if not (isinstance(other, dict) and isinstance(other.get("pid"), int) and isinstance(other.get("host"), str)):
+            # not what a Lock writes (it appears whole, by a hard link): no trainer holds it
             other = {"host": self.me["host"], "pid": -1, "started": "?"}
-        if other.get("host") == self.me["host"] and (other["pid"] < 0 or not _alive(other["pid"])):
+        if other["host"] == self.me["host"] and (other["pid"] < 0 or not alive(other["pid"])):
             print(f"taking over {self.path}: pid {other['pid']} (started {other.get('started')}) is no longer "
                   f"running", flush=True)
             self.path.unlink(missing_ok=True)
@@ -105,7 +101,7 @@ class Lock:
 def env_info(d: Dist) -> dict:
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(["git", *args], cwd=SOURCE, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
     dev = d.device
@@ -128,6 +124,14 @@ def _optional(module: str, key: str, package: str):
                           f"or train without {key}") from None
 
 
+def check_sinks(cfg):
+    """The optional sinks a config asks for are installed (checked before a run directory is made)."""
+    if cfg.tensorboard:
+        _optional("torch.utils.tensorboard", "tensorboard=true", "tensorboard")
+    if cfg.wandb:
+        _optional("wandb", f"wandb={cfg.wandb}", "wandb")
+
+
 class Metrics:
     """metrics.jsonl (always, appended line by line) plus optional wandb / TensorBoard sinks."""
 
@@ -145,8 +149,12 @@ class Metrics:
     def log(self, row: dict):
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:  # a full disk: name the file (a torn last line is dropped on resume)
+            e.filename = e.filename or str(self.path)
+            raise
         split, step = row.get("split", "train"), row["step"]
         nums = {f"{split}/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}
         for kind, sink in self.sinks:
@@ -161,8 +169,7 @@ class Metrics:
         torn last line (a kill mid-write) is dropped, saying so; a bad line elsewhere is an error."""
         if not (self.enabled and self.path.exists()):
             return
-        rows = read_jsonl(self.path, torn_ok=True)
-        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in rows if r["step"] <= step))
+        write_jsonl(self.path, [r for r in read_jsonl(self.path, torn_ok=True) if r["step"] <= step])
 
     def close(self):
         for kind, sink in self.sinks:

@@ -1,11 +1,11 @@
-"""ARC scoring by voting across augmentations — the original `arc_eval.ipynb` method (HRM-SPEC §7).
+"""ARC scoring by voting across augmentations — the original `arc_eval.ipynb` method.
 
 For every test example of every task version: crop the input and the predicted grid, map both
 back to the original task's frame through the stored inverse transform (`augmentations.json`),
 and count one vote for the predicted grid under (task, test input). Candidates are ranked by votes,
 then by mean sigmoid(q_halt). A test input is solved at K when its true output is among the top K;
 a task counts only when **all** its test inputs are solved (all-or-nothing, as the original, not
-TRM's partial credit, P25). pass@K = solved tasks / tasks with ground truth; pass@2 is the headline.
+TRM's partial credit: docs/pitfalls.md P25). pass@K = solved tasks / tasks with ground truth; pass@2 is the headline.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def crop(seq: np.ndarray) -> np.ndarray:
         width = int(bad[0]) if len(bad) else width
         if (r + 1) * width > best:
             best, size = (r + 1) * width, (r + 1, width)
-    return (g[:size[0], :size[1]] - 2).astype(np.uint8)  # pinned dtype: hashes never depend on it (P18)
+    # one pinned dtype, so hashes never depend on the input's (docs/pitfalls.md P18)
+    return (g[:size[0], :size[1]] - 2).astype(np.uint8)
 
 
 def grid_hash(g: np.ndarray) -> str:

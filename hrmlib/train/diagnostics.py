@@ -39,8 +39,8 @@ class Diagnostics:
         for k in dict.fromkeys(self.part):
             out[f"grad_norm.{k}"] = sum(s for s, (_, kk) in zip(sqs, have) if kk == k) ** 0.5
         emb = getattr(self.model, "puzzle_emb", None)
-        if emb is not None and emb.local is not None and emb.local.grad is not None:
-            g2 = emb.local.grad.double().square().sum()
+        if emb is not None and (found := emb.gradient()) is not None:
+            g2 = found[0].double().square().sum()
             if self.world > 1:  # each rank holds the rows of its own share of the batch
                 tdist.all_reduce(g2)
             out["grad_norm.puzzle_emb"] = g2.sqrt().item()

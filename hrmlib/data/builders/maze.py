@@ -1,4 +1,4 @@
-"""Maze builder (HRM-SPEC §6.4): V=6, S=n*n; 0 = PAD, 1 '#' wall, 2 ' ' open, 3 'S', 4 'G', 5 'o' path.
+"""Maze builder: V=6, S=n*n; 0 = PAD, 1 '#' wall, 2 ' ' open, 3 'S', 4 'G', 5 'o' path.
 
     python -m hrmlib.data maze --output-dir data/maze-demo --source generate --gen-count 200
     python -m hrmlib.data maze --output-dir data/maze-30x30-hard-1k --source hf:sapientinc/maze-30x30-hard-1k
@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..dihedral import dihedral
-from ..format import DataError, Summary, check_output, make_split, write_dataset
+from ..format import DataError, Summary, check_args, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv
 
 CHARSET = "# SGo"  # token = 1 + position
@@ -171,6 +171,8 @@ def build(output_dir, source: str = DEFAULT_SOURCE, aug: bool = False, subsample
           overwrite: bool = False) -> Summary:
     """Build a Maze dataset in the original format; returns the printed summary."""
     t0 = time.time()
+    check_args("maze", subsample_size=subsample_size, seed=seed, gen_count=gen_count, gen_test_count=gen_test_count,
+               gen_size=gen_size, gen_min_path_len=gen_min_path_len, gen_loop_prob=gen_loop_prob)
     check_output(output_dir, overwrite)
     data = load_source(source, seed, gen_count, gen_test_count, gen_size, gen_min_path_len, gen_loop_prob, progress)
     rng = np.random.default_rng(seed)

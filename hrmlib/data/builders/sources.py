@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...paths import resolve
 from ..format import DataError
 
 COLUMNS = ["source", "question", "answer", "rating"]  # the original CSV header
@@ -36,7 +37,7 @@ def hf_dir(repo: str) -> Path:
 
 
 def csv_dir(spec_kind: str, arg: str) -> Path:
-    d = hf_dir(arg) if spec_kind == "hf" else Path(arg)
+    d = hf_dir(arg) if spec_kind == "hf" else resolve(arg)
     for s in ("train", "test"):
         if not (d / f"{s}.csv").is_file():
             raise DataError(f"{d / f'{s}.csv'}: missing file (csv:DIR needs train.csv and test.csv)")

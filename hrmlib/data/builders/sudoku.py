@@ -1,14 +1,14 @@
-"""Sudoku-Extreme builder (HRM-SPEC §6.3): V=11, S=81; 0 = PAD, 1 = blank, 2..10 = digits 1..9.
+"""Sudoku-Extreme builder: V=11, S=81; 0 = PAD, 1 = blank, 2..10 = digits 1..9.
 
     python -m hrmlib.data sudoku --output-dir data/sudoku-demo --source generate --num-aug 8
     python -m hrmlib.data sudoku --output-dir data/sudoku-extreme-1k-aug-1000 \
         --source hf:sapientinc/sudoku-extreme --subsample-size 1000 --num-aug 1000
 
 Each training puzzle is a group of 1 + num_aug puzzles of one example each (the original first);
-the test split is never subsampled or augmented. Unlike the original (P13) everything is seeded:
-by default one numpy Generator(seed) draws the subsample and all augmentations at once
-(vectorised, no Python loop per puzzle). `legacy_rng=True` instead replays the original's draw
-order on np.random.RandomState(seed), which reproduces the original builder run after
+the test split is never subsampled or augmented. Unlike the original (docs/pitfalls.md P13)
+everything is seeded: by default one numpy Generator(seed) draws the subsample and all augmentations
+at once (vectorised, no Python loop per puzzle). `legacy_rng=True` instead replays the original's
+draw order on np.random.RandomState(seed), which reproduces the original builder run after
 `np.random.seed(seed)` bit for bit (tests/fixtures/dataset-format/README.md).
 """
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...paths import resolve
 from . import solver
-from ..format import DataError, Summary, check_output, make_split, write_dataset
+from ..format import DataError, Summary, check_args, check_output, make_split, write_dataset
 from .sources import csv_dir, lut, parse_source, read_csv, read_lines
 
 SOURCES = ("hf", "csv", "lines", "generate")
@@ -162,7 +163,7 @@ def load_source(source: str, seed: int, test_fraction: float, gen_count: int, ge
         return out
     rng = np.random.default_rng([seed, 1])  # its own stream: the augmentation stream stays put
     if kind == "lines":
-        q, a, r = _solve_lines([Path(p) for p in arg.split(",")], progress, rejected)
+        q, a, r = _solve_lines([resolve(p) for p in arg.split(",")], progress, rejected)
         perm = rng.permutation(len(q))
         n_test = int(round(len(q) * test_fraction))
         return {"train": tuple(x[perm[n_test:]] for x in (q, a, r)),
@@ -181,6 +182,9 @@ def build(output_dir, source: str = DEFAULT_SOURCE, subsample_size: Optional[int
     givens are in its input (81 − blanks): notebooks group by them (`Trace.difficulty`), and the
     summary lists how many puzzles of each split have how many givens."""
     t0 = time.time()
+    check_args("sudoku", subsample_size=subsample_size, min_difficulty=min_difficulty, num_aug=num_aug, seed=seed,
+               test_fraction=test_fraction, gen_count=gen_count, gen_test_count=gen_test_count)
+    parse_clues(gen_clues)
     check_output(output_dir, overwrite)  # before any work: refuse a folder that is not ours
     rejected: dict = {}
     data = load_source(source, seed, test_fraction, gen_count, gen_test_count, gen_clues, min_difficulty,

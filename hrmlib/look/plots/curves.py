@@ -121,7 +121,7 @@ def seed_groups(groups: dict):
     """Best exact accuracy per configuration, mean ± spread over its seeds (`runs.seed_groups`), each
     seed a dot."""
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 3.8))
-    for i, (name, g) in enumerate(groups.items()):
+    for i, g in enumerate(groups.values()):
         if g["mean"] is None:
             continue
         ax.bar(i, g["mean"], yerr=g["std"], capsize=6, alpha=0.6)

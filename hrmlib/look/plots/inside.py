@@ -83,7 +83,8 @@ def pca_trajectories(tr, puzzles: int = 6):
         for b in range(min(puzzles, B)):
             line, = ax.plot(proj[:, b, 0], proj[:, b, 1], "-", lw=1, alpha=0.8)
             ax.plot(*proj[0, b], "o", color=line.get_color()), ax.plot(*proj[-1, b], "s", color=line.get_color())
-        ax.set(title=f"{tr.level_name(lv)}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
+        ax.set(title=f"{tr.level_name(lv)}: {K} states per puzzle", xlabel=f"PC1 ({var[0]:.0%})",
+               ylabel=f"PC2 ({var[1]:.0%})")
     return finish(fig, axes)
 
 
@@ -254,7 +255,8 @@ def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     proj, var = pca(z)
     colors = np.where(np.arange(len(z)) < tr.P, -1, np.arange(len(z)) - tr.P)
     sc = ax.scatter(proj[:, 0], proj[:, 1], c=colors, cmap="viridis", s=14)
-    ax.set(title=f"{tr.level_name(level)} positions (PCA), step {step + 1}, update {update % zu.shape[1] + 1 if zu is not None else '-'}",
+    at = update % zu.shape[1] + 1 if zu is not None else "-"
+    ax.set(title=f"{tr.level_name(level)} positions (PCA), step {step + 1}, update {at}",
            xlabel=f"PC1 ({var[0]:.0%})", ylabel=f"PC2 ({var[1]:.0%})")
     fig.colorbar(sc, ax=ax, label="grid position (−1: puzzle slot)")
     norms = np.linalg.norm(z[tr.P:], axis=-1)
@@ -307,8 +309,10 @@ def live(snapshots: list, evals: list = (), title: str = ""):
     acc = np.array([t.correct.mean(1) for t in traces])  # [snapshots, T]
     for t in range(n):
         ax.plot(steps, acc[:, t], "o-" if len(steps) < 30 else "-", ms=3, lw=2 if t == n - 1 else 0.9,
-                color=plt.get_cmap("viridis")(t / max(n - 1, 1)), label=f"after segment {t + 1}" if t in (0, n - 1) else None)
-    ax.plot(steps, [t.token_accuracy[-1].mean() for t in traces], ":", color="grey", label="token accuracy, last segment")
+                color=plt.get_cmap("viridis")(t / max(n - 1, 1)),
+                label=f"after segment {t + 1}" if t in (0, n - 1) else None)
+    ax.plot(steps, [t.token_accuracy[-1].mean() for t in traces], ":", color="grey",
+            label="token accuracy, last segment")
     if evals:
         ax.plot([r["step"] for r in evals], [r["exact_accuracy"] for r in evals], "ks", ms=4,
                 label="evaluation, whole test split")

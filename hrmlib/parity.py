@@ -1,24 +1,35 @@
-"""`python -m hrmlib.compat parity DIR`: recompute every number of a parity fixture made by running
-the original HRM or TRM, print one line per quantity (max abs / max rel error over all calls), and
-exit 1 if any exceeds its tolerance or any integer/boolean differs.
+"""`python -m hrmlib.parity DIR`: recompute every number of a parity fixture made by running the
+original HRM or TRM, print one line per quantity (max abs / max rel error over all calls), and exit 1
+if any exceeds its tolerance or any integer/boolean differs.
 
-The fixture layouts are `../shared/fixtures/{hrm,trm}-reference/` (READMEs there); the family is
+    python -m hrmlib.parity tests/fixtures/hrm-reference      # CPU, seconds
+    python -m hrmlib.parity tests/fixtures/trm-reference
+
+The fixture layouts are described in tests/fixtures/{hrm,trm}-reference/README.md; the family is
 read from its config.json (TRM's has mlp_t / puzzle_emb_len / no_ACT_continue). Nothing here
-assumes the fixture's sizes: the model is built from its config. Quantities whose file is absent
-are skipped (TRM fixtures have no stablemax_check.pt, HRM fixtures no ema_check.pt). Runs with the
-original loss behaviour (padding rows scored in the q-halt loss, P1): the fixtures' batches hold
-padding rows.
+assumes the fixture's sizes: the model is built from its config (opened by `hrmlib.runs.open`), the
+training calls are the trainer's (`hrmlib.train.step.forward_backward`) and the evaluation is
+`ACT.rollout`. Quantities whose file is absent are skipped (TRM fixtures have no stablemax_check.pt,
+HRM fixtures no ema_check.pt). Runs with the original loss behaviour (padding rows scored in the
+q-halt loss, docs/pitfalls.md P1): the fixtures' batches hold padding rows.
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import torch
 
-from ..model import ACT, DTYPES, build, losses
-from ..train.ema import EMA
-from . import arch_from_original, fixture_model, original_key_to_ours, to_ours
+from . import runs
+from .compat import arch_from_original, original_key_to_ours, to_ours
+from .config import LossConfig
+from .errors import UserError, cli
+from .model import ACT, DTYPES, build, explore_draws, losses
+from .train.ema import EMA
+from .train.step import forward_backward
+
+ORIGINAL_LOSS = LossConfig(mask_padding_rows=False)  # padding rows scored as the original does (P1)
 
 # (rtol, atol) for forward tensors and losses, then for gradients: each fixture README's suggestion
 TOLERANCES = {"hrm": ((1e-4, 1e-4), (1e-4, 2e-5)), "trm": ((1e-4, 2e-4), (1e-4, 5e-5))}
@@ -59,12 +70,19 @@ class Report:
             print(f"{'ok  ' if good else 'FAIL'} {k:<{w}} {calls:>4}  max_abs {a:.3e}  max_rel {rel:.3e}  ({kind})")
         for note in self.notes:
             print(f"info {note}")
-        print(f"parity: {'PASS' if ok else 'FAIL'} ({sum(not r[2] for r in self.rows.values())} of {len(self.rows)} quantities off)")
+        off = sum(not r[2] for r in self.rows.values())
+        print(f"parity: {'PASS' if ok else 'FAIL'} ({off} of {len(self.rows)} quantities off)")
         return ok
 
 
 def _load(d: Path, name: str):
     return torch.load(d / name, map_location="cpu", weights_only=True)
+
+
+def fixture_model(fixture_dir, weights="state_dict.eager.pt") -> ACT:
+    """The model of a parity fixture directory (config.json, with the sizes, and a state dict)."""
+    d = Path(fixture_dir)
+    return runs.open(d / weights, config=json.loads((d / "config.json").read_text())).model
 
 
 def check_init(d: Path, cfg: dict, meta: dict, rep: Report):
@@ -107,37 +125,34 @@ def _compare_call(rep: Report, tag: str, carry, out, terms, metrics, ref: dict):
 
 
 def check_eval(d: Path, cfg: dict, rep: Report):
-    m = fixture_model(d).eval()
+    m = fixture_model(d)
     steps = _load(d, "eval_rollout.pt")["steps"]
     batch = _load(d, "batch.pt")
+    calls = None  # the first call after which every row has halted
     with torch.inference_mode():
-        carry = m.initial_carry(batch)
-        for i in range(len(steps) + 1):
-            carry, out = m(carry, batch)
+        for i, (carry, out) in enumerate(m.rollout(batch)):
             terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
             if i < len(steps):
                 _compare_call(rep, "eval", carry, out, terms, metrics, steps[i])
-            if carry.halted.all():
-                break
-    rep.check("eval calls until all halted", torch.tensor(i + 1), torch.tensor(len(steps)))
+            if calls is None and carry.halted.all():
+                calls = i + 1
+    rep.check("eval calls until all halted", torch.tensor(calls), torch.tensor(len(steps)))
 
 
 def train_call(m: ACT, carry, batch):
-    """One training-mode call as the fixture protocol makes it: clear gradients, forward, original
-    loss (padding rows scored, P1), backward. Also returns the two exploration draws the call made
-    from torch's generator (uniforms, then minimum-halt integers), replayed from its prior state."""
+    """One training-mode call as the fixture protocol makes it: the trainer's forward and backward with
+    the original loss (padding rows scored) and the exploration draws from torch's generator, as the
+    original; no optimizer step (the protocol records gradients). Also returns those draws, replayed
+    from the generator's prior state."""
     for p in m.parameters():
         p.grad = None
+    if m.puzzle_emb is not None:
+        m.puzzle_emb.leaves = []  # each call's rows alone, as the original's buffer holds them
     rng = torch.get_rng_state()
-    carry, out = m(carry, batch)
-    terms, metrics = losses.act_loss(out, carry, mask_padding_rows=False)
-    terms["total"].backward()
+    carry, out, terms, metrics = forward_backward(m, carry, batch, None, ORIGINAL_LOSS, 1.0)
     g = torch.Generator()
     g.set_state(rng)
-    B = carry.halted.shape[0]
-    draws = (torch.rand(B, generator=g),
-             torch.randint(2, m.cfg.halt_max_steps + 1, (B,), generator=g, dtype=torch.int32))
-    return carry, out, terms, metrics, draws
+    return carry, out, terms, metrics, explore_draws(carry.halted.shape[0], m.cfg.halt_max_steps, g)
 
 
 def check_train(d: Path, cfg: dict, rep: Report):
@@ -161,10 +176,10 @@ def check_train(d: Path, cfg: dict, rep: Report):
                 rep.check(f"{tag} grads", params[to_key(name)].grad, gref, GRAD)
             rep.check(f"{tag} grads present", torch.tensor(sum(p.grad is not None for p in m.parameters())),
                       torch.tensor(len(r["grads"])))
-            for name, gref in r.get("buffer_grads", {}).items():
-                rep.check(f"{tag} puzzle_emb local grad", m.puzzle_emb.local.grad, gref, GRAD)
+            for gref in r.get("buffer_grads", {}).values():
+                rep.check(f"{tag} puzzle_emb local grad", m.puzzle_emb.gradient()[0], gref, GRAD)
             if "puzzle_emb_local_ids" in r:
-                rep.check(f"{tag} puzzle_emb local ids", m.puzzle_emb.local_ids, r["puzzle_emb_local_ids"])
+                rep.check(f"{tag} puzzle_emb local ids", m.puzzle_emb.gradient()[1], r["puzzle_emb_local_ids"])
 
 
 def check_stablemax(d: Path, rep: Report):
@@ -199,7 +214,8 @@ def check_ema(d: Path, meta: dict, rep: Report):
             ema.update()
             shadow = dict(zip(ema.names, ema.shadow))
             for name in ref["param_names"]:
-                rep.check("ema nudged params (the protocol replayed)", params[ours[name]], ref["params_after_update"][k][name])
+                rep.check("ema nudged params (the protocol replayed)", params[ours[name]],
+                          ref["params_after_update"][k][name])
                 rep.check("ema shadow after each update", shadow[ours[name]], ref["shadow_after_update"][k][name])
     sd = ema.state_dict(m)  # what a checkpoint stores: averaged parameters, live buffers
     for name, v in ref["ema_copy_state_dict"].items():
@@ -213,11 +229,11 @@ def check_ema(d: Path, meta: dict, rep: Report):
 
 
 def run(fixture_dir) -> int:
+    """Check one fixture directory; 0 when every quantity is within tolerance, 1 if not, 2 if it is none."""
     d = Path(fixture_dir)
-    if not (d / "config.json").is_file():
-        print(f"error: {d} is not a parity fixture directory (no config.json); expected the layout "
-              f"of shared/fixtures/hrm-reference or trm-reference", flush=True)
-        return 2
+    if not (d / "config.json").is_file() or not (d / "fixture_meta.json").is_file():
+        raise UserError(f"{d} is not a parity fixture directory (no config.json and fixture_meta.json); expected "
+                        f"the layout of tests/fixtures/hrm-reference or trm-reference")
     cfg = json.loads((d / "config.json").read_text())
     meta = json.loads((d / "fixture_meta.json").read_text())
     arch, _ = arch_from_original(cfg)
@@ -231,3 +247,21 @@ def run(fixture_dir) -> int:
     if (d / "ema_check.pt").exists():
         check_ema(d, meta, rep)
     return 0 if rep.print() else 1
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    return cli(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        raise UserError("give one fixture directory: python -m hrmlib.parity tests/fixtures/hrm-reference")
+    return run(argv[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

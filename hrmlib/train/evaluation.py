@@ -1,10 +1,10 @@
 """Evaluation, as the trainer runs it: exact and token accuracy, ACT steps, q-halt accuracy; ARC
 pass@K by voting (`arc_vote`). `python -m hrmlib.evaluate` (hrmlib/evaluate.py) runs it on a checkpoint.
 
-Every test example runs all halt_max_steps segments (the original's eval, HRM-SPEC §5.3), or with
+Every test example runs all halt_max_steps segments (the originals' evaluation, `ACT.rollout`), or with
 `eval_halting=q` stops when Q would halt it and its batch slot takes the next example (`refill`). Each
 rank writes its own predictions — arg-max tokens, Q values, puzzle ids, example indices; not full
-logits (P17) — and metrics are summed across ranks.
+logits (docs/pitfalls.md P17) — and metrics are summed across ranks.
 """
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def _keep(keep: dict, index, sel, carry, out):
     keep["steps"].append(carry.steps[sel].cpu().numpy())
 
 
-def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> dict:
-    """Run the test split; return metrics averaged over labelled examples (all ranks get them)."""
+def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None, variant: str = "") -> dict:
+    """Run the test split; return metrics averaged over labelled examples (all ranks get them).
+    `variant`: how this evaluation differs from the trainer's (`hrmlib.runs.eval_variant`), recorded."""
     from ..data import eval_batches, to_torch
     from ..data.sampler import collate
     gbs, B = cfg.global_batch_size, cfg.global_batch_size // d.world
@@ -78,11 +79,9 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
     with torch.inference_mode():
         if cfg.eval_halting == "max":
             for j, (batch, n) in enumerate(eval_batches(split, gbs, d.rank, d.world)):
-                b = to_torch(batch, d.device)
-                carry = model.initial_carry(b)
-                # eval mode halts every row at halt_max_steps, never earlier: no need to ask the device
-                for _ in range(model.cfg.halt_max_steps):
-                    carry, out = model(carry, b)
+                # every row runs all segments: the last one's carry and outputs are the answer
+                for carry, out in model.rollout(to_torch(batch, d.device)):  # noqa: B007 (used after the loop)
+                    pass
                 _, m = act_loss(out, carry, *loss_args)
                 sums += stack(m)
                 segs += model.cfg.halt_max_steps * n
@@ -102,7 +101,7 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
                 segs += int((pos >= 0).sum())
                 # metrics and predictions of the examples that finished in this call; losses too are
                 # over those rows only, so padding never enters q_halt_loss here, whatever
-                # arch.loss.mask_padding_rows says ("max" keeps the original's P1 behaviour)
+                # arch.loss.mask_padding_rows says ("max" follows it: docs/pitfalls.md P1)
                 if done.any():
                     sel = torch.from_numpy(done).to(d.device)
                     fin = dc.replace(carry, steps=carry.steps[sel], halted=carry.halted[sel],
@@ -123,6 +122,8 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None) -> di
            "segments": s["segments"] / max(s["examples"], 1),  # forward segments spent per example
            "seconds": time.perf_counter() - t0}  # wall time of this evaluation (not a metric: varies)
     res["puzzles_per_s"] = s["examples"] / max(res["seconds"], 1e-9)
+    if variant:
+        res["variant"] = variant
     if out_dir is not None:
         arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in keep.items()}
         order = np.argsort(arrays["index"], kind="stable")  # "q" finishes examples out of order
