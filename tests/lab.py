@@ -25,8 +25,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 OUT = ROOT / "test-output" / "browser"
 TOKEN = "hrm-browser-test-token"
 
+# window.jupyterapp exists only once JupyterLab has started in the page: until then these say "not yet"
 ALL_RAN = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext.session && w.sessionContext.session.kernel;
   if (!k || k.status !== 'idle') return false;
   const cells = w.content.widgets.filter(c => c.model.type === 'code');
@@ -35,7 +36,7 @@ ALL_RAN = """() => {
 ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .filter(c => c.model.type === 'code')
   .flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue))"""
-KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
+KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
             && w.sessionContext.session.kernel.status === 'idle'); }"""
 
@@ -88,7 +89,11 @@ def serve(root: Path, home: Path):
             proc.wait(timeout=20)
         except (OSError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a kernel still busy: the server's group goes down at once
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
         log.close()
 
 
