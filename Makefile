@@ -75,6 +75,6 @@ lab: install
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hrm-workbench)" >/dev/null
 	$(VENV)/bin/jupyter lab --no-browser --ip $(LAB_IP) --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ROOT)
 
-# JupyterLab + headless Debian Chromium (/usr/bin/chromium) + Playwright; screenshot in test-output/browser/.
+# JupyterLab + headless Debian Chromium (/usr/bin/chromium) + Playwright; screenshots in test-output/browser/.
 test-browser: install
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q -rs -m browser tests/test_browser.py
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -rs -m browser tests/test_browser.py tests/test_browser_live.py

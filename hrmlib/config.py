@@ -159,6 +159,8 @@ class Config:
     diagnostics: bool = _role("runtime", True)
     wandb: Optional[Literal["online", "offline"]] = _role("runtime", None)  # optional sink
     tensorboard: bool = _role("runtime", False)  # optional sink (needs the tensorboard package)
+    # ours: per-segment predictions of a few test puzzles at each evaluation in <run>/live/ (notebook 02)
+    live: bool = _role("runtime", True)
 
     def __post_init__(self):
         _check_ranges(self, "", _RANGES)

@@ -72,6 +72,8 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent)
     handle, last_plot = _display_handle(), 0.0
+    from .look.live import Panel  # notebook 02's live lens: redrawn at each evaluation's snapshot
+    panel = Panel(p.run) if handle is not None else None
     try:
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -83,12 +85,15 @@ def torchrun(preset: str, overrides: list[str] = (), nproc: int = 1, nnodes: int
                 print(line, end="", flush=True)
             if handle is not None and time.time() - last_plot > plot_every_s:
                 last_plot = _redraw(handle, p.run)
+            if panel is not None:
+                panel.update()
         rc = proc.wait()
     except BaseException:  # KeyboardInterrupt from the kernel: take the whole process group down
         _kill(proc)
         raise
     if handle is not None:
         _redraw(handle, p.run)
+        panel.update(final=True)
     if rc != 0:
         raise TrainingFailed(f"training exited with status {rc} (command: {shlex.join(cmd)}); see the output above")
     return p.run

@@ -153,6 +153,16 @@ def trm_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def maze_run(tmp_path_factory):
+    """A tiny HRM (`debug`) trained for 20 steps on 9x9 generated mazes (data/maze-debug): a maze
+    model for the Solve widget; it needs to exist, not to be good."""
+    from hrmlib.data import ensure_data
+    run = tmp_path_factory.mktemp("maze") / "run"
+    train(ensure_data("debug", "data/maze-debug"), f"run_dir={run}", "max_steps=20", "global_batch_size=16", check=True)
+    return run
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """A run of the `demo` preset (the TRM `make demo` trains), cut to 400 of its 1,500 steps so the
     suite stays short (about a minute and a half): it already solves many 40-givens puzzles only
@@ -188,3 +198,33 @@ def hf_offline(hub_cache, monkeypatch):
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(hub_cache.cache))
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
     return hub_cache
+
+
+# ---------------------------------------------------------------------------- the real browser (tests/lab.py)
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """One JupyterLab for every browser test of the session: yields (base URL, its root directory)."""
+    import lab as L
+    if not os.path.exists(L.CHROMIUM):
+        pytest.skip(f"{L.CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
+                    ".ci/run does this) to run the real-browser tests")
+    pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+    tmp = tmp_path_factory.mktemp("lab")
+    (tmp / "root").mkdir()
+    with L.serve(tmp / "root", tmp / "jupyter") as base:
+        yield base, tmp / "root"
+
+
+@pytest.fixture(scope="session")
+def browser(lab):
+    """Headless Debian Chromium through Playwright, one for the session."""
+    import lab as L
+    from playwright.sync_api import sync_playwright
+    L.OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=L.CHROMIUM, headless=True, args=L.ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -43,12 +43,14 @@ def test_rewinding_sets_the_abandoned_branch_aside_whole(sudoku, tmp_path):
     train(sudoku, f"run_dir={R}", "max_steps=16", "checkpoint_every=8", "keep_last=4", check=True)
     (R / "learning_curve.png").write_bytes(b"the old branch's figure")
     old_rows, old_eval = (R / "metrics.jsonl").read_text(), (R / "eval" / "step_16" / "metrics.json").read_text()
+    old_live = (R / "live" / "step_16.npz").read_bytes()
     resume(f"resume={R / 'checkpoints' / 'step_8'}", "resume_changes=true", "lr=5e-3", check=True)
     aside = next(R.glob("rewound-*-from-step_8"))
     assert (aside / "metrics.jsonl").read_text() == old_rows  # readable as a run: config, curve, evaluations
     assert (aside / "eval" / "step_16" / "metrics.json").read_text() == old_eval
     assert (aside / "checkpoints" / "step_16" / "state.pt").exists() and (aside / "config.json").exists()
     assert (aside / "learning_curve.png").exists() and not (R / "learning_curve.png").exists()
+    assert (aside / "live" / "step_16.npz").read_bytes() == old_live  # the live panel's snapshot went with it
     new = rows(R)
     assert [r["step"] for r in new] == list(range(1, 17))
     old = [json.loads(x) for x in old_rows.splitlines() if json.loads(x)["split"] == "train"]

@@ -1,150 +1,146 @@
-"""The replay widget in a real browser: JupyterLab (127.0.0.1, token, isolated Jupyter dirs in a temp
-directory) serving notebooks/05_replay.ipynb on a run of the `demo` preset, driven by headless
-Debian Chromium through Python Playwright (no browser download). Run all cells: the replay must open
-on the puzzle `Trace.showcase` picks (wrong after the first segment, right after the last); press
-Play, and the rendered grid must differ between the first and the last frame, with no cell raising.
-Screenshots go to test-output/browser/ at the repo root.
+"""Notebook 05's widgets in a real browser (JupyterLab in headless Chromium, tests/lab.py) on a run of
+the `demo` preset, all in one kernel: the replay opens on the showcase puzzle and plays; Solve takes a
+typed 40-givens Sudoku, plays frames that change and marks the final grid valid, and answers a
+contradictory pasted one with a message; a maze drawn by drag and click on a small maze model is
+solved and checked; the intervention (answer state reset as segment 2 starts) shows two replays that
+differ. Screenshots go to test-output/browser/ at the repo root.
 
-    make test-browser        # or: .venv/bin/python -m pytest -m browser tests/test_browser.py
+    make test-browser   # or: .venv/bin/python -m pytest -m browser tests/test_browser.py tests/test_browser_live.py
 """
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import re
 
-import nbformat
+import numpy as np
 import pytest
 
-from conftest import ROOT
+import lab as L
 from hrmlib.look import trace
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-OUT = ROOT / "test-output" / "browser"
-TOKEN = "hrm-browser-test-token"
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def page(lab, browser, demo_run, maze_run):
+    """05_replay.ipynb on the demo run, all cells run, plus a Solve widget on the maze run at the end."""
+    base, root = lab
+    name = L.put(root, "05_replay.ipynb", f"run = {str(demo_run)!r}",
+                 at_end=[f"maze = widgets.Solve(trace.load({str(maze_run)!r}))\nmaze"])
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    L.open_notebook(pg, base, name)
+    pg.locator(".hrm-replay-grid").first.wait_for(state="visible", timeout=120_000)
+    pg.wait_for_function(L.ALL_RAN, timeout=180_000)
+    assert pg.evaluate(L.ERRORS) == []
+    yield pg
+    L.shut_down(pg)
+    pg.close()
 
 
-def _get(url: str, method: str = "GET"):
-    req = urllib.request.Request(url, method=method, headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return r.status
+@pytest.fixture(scope="module")
+def demo_trace(demo_run):
+    return trace.trace_examples(trace.load(demo_run), limit=32, keep="none")  # the notebook's default puzzles
 
 
-@pytest.fixture
-def lab(tmp_path, demo_run):
-    """JupyterLab on 127.0.0.1 in tmp_path (the notebook copied there, set to the demo run); yields its base URL."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
-                    ".ci/run does this) to run the real-browser test")
-    pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    root, home = tmp_path / "root", tmp_path / "jupyter"
-    root.mkdir()
-    nb = nbformat.read(ROOT / "notebooks" / "05_replay.ipynb", as_version=4)
-    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"run = {str(demo_run)!r}"))
-    nbformat.write(nb, root / "05_replay.ipynb")
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("IPYTHONDIR", "ipython"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-                     ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")):
-        env[var] = str(home / sub)
-        (home / sub).mkdir(parents=True)
-    note = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    note.parent.mkdir(parents=True)
-    note.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port = _free_port()
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip", "127.0.0.1", "--port", str(port),
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if _get(f"{base}/api/status") == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
-        yield base
-    finally:
-        try:
-            _get(f"{base}/api/shutdown", "POST")
-            proc.wait(timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        log.close()
+def idle(page):
+    page.wait_for_function(L.KERNEL_IDLE, timeout=60_000)
+    page.wait_for_timeout(300)
 
 
-ALL_RAN = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext.session && w.sessionContext.session.kernel;
-  if (!k || k.status !== 'idle') return false;
-  const cells = w.content.widgets.filter(c => c.model.type === 'code');
-  return cells.every(c => c.model.executionCount !== null);
-}"""
-ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(c => c.model.type === 'code')
-  .flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue))"""
-KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget;
-  return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
-            && w.sessionContext.session.kernel.status === 'idle'); }"""
-
-
-def test_replay_plays_in_jupyterlab(lab, demo_run):
-    from playwright.sync_api import sync_playwright
-    OUT.mkdir(parents=True, exist_ok=True)
-    tr = trace.trace_examples(trace.load(demo_run), limit=32, keep="none")  # the notebook's default puzzles
+def test_replay_plays_in_jupyterlab(page, demo_trace):
+    tr = demo_trace
     b = tr.showcase()
     assert tr.correct[-1, b] and not tr.correct[0, b]  # the demo run has a puzzle solved over several segments
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(f"{lab}/lab/tree/05_replay.ipynb?token={TOKEN}")
-            page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            grid = page.locator(".hrm-replay-grid").first
-            grid.wait_for(state="visible", timeout=120_000)
-            page.wait_for_function(ALL_RAN, timeout=120_000)
-            assert page.evaluate(ERRORS) == []
-            readout = page.locator(".hrm-replay .widget-slider .widget-readout").first
-            grid.scroll_into_view_if_needed()
-            assert readout.inner_text().strip() == "1"
-            picked = page.locator(".hrm-replay select").first
-            assert picked.evaluate("s => s.options[s.selectedIndex].text").split()[0] == f"#{tr.index[b]}"
-            shot0 = grid.screenshot()
-            page.locator(".hrm-replay .widget-play button:has(i.fa-play)").first.click()
-            page.wait_for_function("""(n) => { const r = document.querySelector('.hrm-replay .widget-readout');
-                                      return r && r.textContent.trim() === n; }""", arg=str(tr.steps), timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=30_000)  # the last frame's picture has been drawn
-            page.wait_for_timeout(500)
-            shot1 = grid.screenshot()
-            assert shot1 != shot0, "the rendered grid did not change between the first and the last frame"
-            page.wait_for_function(KERNEL_IDLE, timeout=30_000)
-            assert page.evaluate(ERRORS) == []
-            page.screenshot(path=str(OUT / "replay.png"), full_page=True)
-            (OUT / "grid-step1.png").write_bytes(shot0)
-            (OUT / "grid-last.png").write_bytes(shot1)
-            page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
-            page.wait_for_timeout(500)
-        finally:
-            browser.close()
-    assert (OUT / "replay.png").stat().st_size > 10_000
+    grid = page.locator(".hrm-replay-grid").first
+    readout = page.locator(".hrm-replay .widget-slider .widget-readout").first
+    grid.scroll_into_view_if_needed()
+    assert readout.inner_text().strip() == "1"
+    picked = page.locator(".hrm-replay select").first
+    assert picked.evaluate("s => s.options[s.selectedIndex].text").split()[0] == f"#{tr.index[b]}"
+    shot0 = grid.screenshot()
+    page.locator(".hrm-replay .widget-play button:has(i.fa-play)").first.click()
+    page.wait_for_function("""(n) => { const r = document.querySelector('.hrm-replay .widget-readout');
+                              return r && r.textContent.trim() === n; }""", arg=str(tr.steps), timeout=60_000)
+    idle(page)  # the last frame's picture has been drawn
+    shot1 = grid.screenshot()
+    assert shot1 != shot0, "the rendered grid did not change between the first and the last frame"
+    assert page.evaluate(L.ERRORS) == []
+    page.screenshot(path=str(L.OUT / "replay.png"), full_page=True)
+    (L.OUT / "grid-step1.png").write_bytes(shot0)
+    (L.OUT / "grid-last.png").write_bytes(shot1)
+
+
+def test_solve_a_typed_sudoku_and_refuse_a_contradictory_one(page, demo_trace):
+    tr = demo_trace
+    ok = (tr.difficulty == 41) & tr.correct[-1]  # 40 givens, solved at the last segment…
+    b = int(np.flatnonzero(ok & ~tr.correct[0])[0] if (ok & ~tr.correct[0]).any() else np.flatnonzero(ok)[0])
+    givens = tr.inputs[b] - 1  # tokens → digits, 0 = blank
+    w = page.locator(".hrm-solve").first
+    w.scroll_into_view_if_needed()
+    cells = w.locator(".hrm-grid-editor").first.locator("input.hrm-ge-cell")
+    assert cells.count() == 81
+    for k in np.flatnonzero(givens):  # typed one by one, as a user would
+        cells.nth(int(k)).fill(str(givens[k]))
+    w.get_by_role("button", name="Solve").click()
+    check = w.locator(".hrm-solve-check")
+    check.locator("text=segment 1/").wait_for(timeout=60_000)
+    assert "Sudoku with 40 givens: a unique solution" in check.inner_text()
+    grid = w.locator(".hrm-replay-grid")
+    idle(page)
+    shot0 = grid.screenshot()
+    w.locator(".widget-play button:has(i.fa-play)").click()
+    check.locator(f"text=segment {tr.steps}/{tr.steps}").wait_for(timeout=60_000)
+    idle(page)
+    assert grid.screenshot() != shot0, "the solved puzzle's frames did not change"
+    assert "✓ valid grid, consistent with the givens, the unique solution" in check.inner_text()
+    w.screenshot(path=str(L.OUT / "solve.png"))
+    bad = "".join(str(d) for d in givens)
+    bad = bad[0] + bad[0] + bad[2:] if bad[0] != "0" else "11" + bad[2:]  # the first two cells of row 1 alike
+    paste = w.locator("textarea").first
+    paste.fill(bad)
+    paste.press("Tab")  # the text box sends its value when it loses focus
+    msg = w.locator(".hrm-solve-message")
+    msg.locator("text=contradictory givens").wait_for(timeout=30_000)
+    w.get_by_role("button", name="Solve").click()
+    idle(page)
+    assert re.search(r"contradictory givens: \d is given twice in row 1 \(r1c1 and r1c2\)", msg.inner_text())
+    assert w.locator(".hrm-replay-grid").count() == 0  # no replay of a refused puzzle
+    assert page.evaluate(L.ERRORS) == []
+    w.screenshot(path=str(L.OUT / "solve-contradiction.png"))
+
+
+def test_solve_a_maze_drawn_by_drag_and_click(page):
+    w = page.locator(".hrm-solve").nth(1)  # the maze model's
+    w.scroll_into_view_if_needed()
+    ed = w.locator(".hrm-grid-editor", has=page.locator(".hrm-ge-brush"))
+    cells = ed.locator(".hrm-ge-cell")
+    assert cells.count() == 81
+
+    def centre(k):
+        box = cells.nth(k).bounding_box()
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(*centre(1 * 9 + 4))  # a wall dragged down column 5, rows 2 to 6
+    page.mouse.down()
+    page.mouse.move(*centre(5 * 9 + 4), steps=12)
+    page.mouse.up()
+    ed.locator(".hrm-ge-brush", has_text="start").click()
+    cells.nth(1 * 9 + 1).click()
+    ed.locator(".hrm-ge-brush", has_text="goal").click()
+    cells.nth(7 * 9 + 7).click()
+    w.get_by_role("button", name="Solve").click()
+    check = w.locator(".hrm-solve-check")
+    check.locator("text=segment 1/").wait_for(timeout=60_000)
+    idle(page)
+    text = check.inner_text()
+    assert "maze 9x9, 37 walls, S at r2c2, G at r8c8: shortest path 12 steps" in text
+    assert "path from S to G" in text and w.locator(".hrm-solve-message").inner_text().strip() == ""
+    w.screenshot(path=str(L.OUT / "solve-maze.png"))
+
+
+def test_intervention_shows_two_replays_that_differ(page):
+    w = page.locator(".hrm-intervene").first
+    w.scroll_into_view_if_needed()
+    status = w.locator(".hrm-iv-status").inner_text()
+    assert "reset y (z_H) as segment 2 starts" in status
+    differ = [int(n) for n in re.search(r"differ after each segment: ([\d, ]+)", status).group(1).split(",")]
+    assert differ[0] == 0 and max(differ[1:]) > 0, status
+    left, right = w.locator(".hrm-iv-original"), w.locator(".hrm-iv-intervened")
+    assert left.is_visible() and right.is_visible() and left.screenshot() != right.screenshot()
+    w.screenshot(path=str(L.OUT / "intervene.png"))

@@ -93,9 +93,10 @@ def test_two_gloo_processes_train_like_one(sudoku, tmp_path, preset):
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["debug", "trm_debug"])
 def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, preset):
-    """trm_debug keeps an EMA (evaluated at the end): raw weights and average both resume exactly."""
-    over = ["max_steps=24", "checkpoint_every=6"]
-    train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, preset=preset, check=True)
+    """trm_debug keeps an EMA (evaluated mid-run and at the end): raw weights and average both resume exactly.
+    The reference writes no live snapshots (live=false): they change nothing in training."""
+    over = ["max_steps=24", "checkpoint_every=6", "eval_interval=4"]  # evaluations at steps 15 and 24
+    train(sudoku, f"run_dir={tmp_path / 'ref'}", *over, "live=false", preset=preset, check=True)
     run = tmp_path / "killed"
     p = start(preset, f"data_path={sudoku}", f"run_dir={run}", *over)
     deadline = time.time() + 300
@@ -113,6 +114,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(sudoku, tmp_path, p
     assert "done: 24 steps" in r.stdout
     assert rows(run) == rows(tmp_path / "ref")  # bit-identical curve: nothing lost, nothing repeated
     assert rows(run, "test") == rows(tmp_path / "ref", "test")
+    evals = [f"step_{r['step']}.npz" for r in rows(run, "test")]
+    assert len(evals) == 2 and sorted(p.name for p in (run / "live").iterdir()) == evals
+    assert not (tmp_path / "ref" / "live").exists()
 
 
 def test_init_from_an_original_checkpoint(tmp_path):

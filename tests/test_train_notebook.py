@@ -22,6 +22,10 @@ def test_training_notebook_produces_a_run(sudoku, tmp_path):
     assert json.loads((run / "env.json").read_text())["world_size"] == 2
     cfg = json.loads((run / "config.json").read_text())["config"]
     assert cfg["max_steps"] == 4 and cfg["data_path"] == str(sudoku)
+    # the live panel: one snapshot (the evaluation at the last step, rank 0 of 2), its final state kept
+    assert [p.name for p in (run / "live").iterdir()] == ["step_4.npz"]
+    outputs = json.dumps(json.loads((run / "02_train.ipynb").read_text())["cells"])
+    assert "class='hrm-live' data-step='4'" in outputs and "waiting for the first evaluation" not in outputs
 
 
 def test_training_notebook_fails_when_training_fails(sudoku, tmp_path):

@@ -87,25 +87,33 @@ def step(task: str, x, y, pred, changed=None, title: str = "", size: float = 4.2
     digits blue, wrong ones red with a red cell, changed cells yellow. Maze: walls, predicted
     path orange, wrong cells red crosses, changed cells outlined. ARC: input, prediction, target.
     Another dataset: its tokens in a square, wrong red, changed yellow."""
-    x, y, pred = (np.asarray(a).astype(int) for a in (x, y, pred))
-    wrong = (pred != y) & (y >= 0)
-    changed = np.zeros_like(wrong) if changed is None else np.asarray(changed, bool)
     if task == "arc":
+        x, y, pred = (np.asarray(a).astype(int) for a in (x, y, pred))
         fig, axes = plt.subplots(1, 3, figsize=(size * 2, size * 0.8))
         arc_grid(axes[0], decode(x), "input")
-        arc_grid(axes[1], decode(pred), f"prediction{' (wrong)' if wrong.any() else ''}")
+        arc_grid(axes[1], decode(pred), f"prediction{' (wrong)' if ((pred != y) & (y >= 0)).any() else ''}")
         arc_grid(axes[2], decode(np.where(y < 0, 0, y)), "target")
         fig.suptitle(title, fontsize=9)
     else:
         fig, ax = plt.subplots(figsize=(size, size))
-        if task == "sudoku":
-            _sudoku_step(ax, x, pred, changed, wrong)
-        elif task == "maze":
-            _maze_step(ax, x, pred, changed, wrong)
-        else:  # any other dataset ("tokens"): the sequence as a square of token numbers
-            _tokens_step(ax, x, pred, changed, wrong)
+        frame(ax, task, x, y, pred, changed)
         ax.set_title(title, fontsize=9)
     return finish(fig)
+
+
+def frame(ax, task: str, x, y, pred, changed=None):
+    """One prediction on one axis, marked as `step` marks it (ARC: the predicted grid alone)."""
+    x, y, pred = (np.asarray(a).astype(int) for a in (x, y, pred))
+    wrong = (pred != y) & (y >= 0)
+    changed = np.zeros_like(wrong) if changed is None else np.asarray(changed, bool)
+    if task == "sudoku":
+        _sudoku_step(ax, x, pred, changed, wrong)
+    elif task == "maze":
+        _maze_step(ax, x, pred, changed, wrong)
+    elif task == "arc":
+        arc_grid(ax, decode(pred), "prediction")
+    else:  # any other dataset ("tokens"): the sequence as a square of token numbers
+        _tokens_step(ax, x, pred, changed, wrong)
 
 
 def _tokens_step(ax, x, pred, changed, wrong):

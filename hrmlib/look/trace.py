@@ -34,6 +34,9 @@ from ..paths import resolve, runs_dir
 from ..runs import Opened as Loaded  # what `load` returns: model, config, dims, data_path, task, provenance
 
 
+STATE_NAMES = {"hrm": {"H": "z_H", "L": "z_L"}, "trm": {"H": "y (z_H)", "L": "z (z_L)"}}  # the papers' names
+
+
 @dataclass
 class Trace:
     """Everything recorded for B puzzles over T ACT steps. States are float32 numpy.
@@ -65,7 +68,7 @@ class Trace:
 
     def level_name(self, level: str) -> str:
         """How the paper calls the state of `level` ("H" or "L")."""
-        return {"hrm": {"H": "z_H", "L": "z_L"}, "trm": {"H": "y (z_H)", "L": "z (z_L)"}}[self.family][level]
+        return STATE_NAMES[self.family][level]
 
     @property
     def halt_rule(self) -> str:
@@ -163,8 +166,8 @@ class Trace:
 class _Recorder:
     """The model's `trace` callable: residuals per update, states when asked."""
 
-    def __init__(self, keep: str, reduce):
-        self.keep, self.reduce = keep, reduce
+    def __init__(self, keep: str, reduce, edit=None):
+        self.keep, self.reduce, self.edit = keep, reduce, edit
 
     def begin(self, z_H, z_L):  # at the start of every step
         self.prev = {"H": z_H.detach().float(), "L": z_L.detach().float()}
@@ -173,6 +176,8 @@ class _Recorder:
         self.states = {"H": [], "L": []}
 
     def __call__(self, level, i, j, z):
+        if self.edit is not None:  # an intervention may change z in place first (hrmlib.look.intervene)
+            self.edit(level, i, j, z)
         z = z.detach().float()
         self.res[level].append((z - self.prev[level]).flatten(1).norm(dim=1).cpu())
         self.prev[level] = z
@@ -192,17 +197,19 @@ def _reduce(z: torch.Tensor, how) -> np.ndarray:
 
 
 def trace(model, batch: dict, max_steps: Optional[int] = None, keep: str = "steps", reduce=None,
-          task: str = "tokens", index=None) -> Trace:
+          task: str = "tokens", index=None, edit=None) -> Trace:
     """Run `model` (eval mode) on `batch` for max_steps ACT segments (default: its halt_max_steps)
     and record every step. keep: "none" (no states), "steps" (states after each step), "updates"
-    (states after every H and L update too); reduce: None, "mean" or "puzzle" (see `_reduce`)."""
+    (states after every H and L update too); reduce: None, "mean" or "puzzle" (see `_reduce`);
+    edit: one change to the reasoning (`hrmlib.look.intervene`)."""
     if keep not in ("none", "steps", "updates"):
         raise ValueError(f"keep must be 'none', 'steps' or 'updates', got {keep!r}")
     dev = next(model.parameters()).device
     batch = {k: torch.as_tensor(v).to(dev) for k, v in batch.items()}
-    rec, rows = _Recorder(keep, reduce), defaultdict(list)
+    rec, rows = _Recorder(keep, reduce, edit), defaultdict(list)
     with torch.inference_mode():  # beyond the trained depth for a sweep: rollout's `steps`
-        for carry, out in model.rollout(batch, max_steps or model.cfg.halt_max_steps, trace=rec):
+        for carry, out in model.rollout(batch, max_steps or model.cfg.halt_max_steps, trace=rec,
+                                        before=edit and edit.segment):
             rows["logits"].append(out["logits"].float().cpu().numpy())
             rows["q_halt"].append(out["q_halt_logits"].float().cpu().numpy())
             rows["q_continue"].append(out["q_continue_logits"].float().cpu().numpy())

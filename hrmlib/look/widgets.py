@@ -1,132 +1,27 @@
-"""Interactive views of a trace (ipywidgets 8, JupyterLab 4): a step-by-step replay and a
-hidden-state explorer.
+"""Interactive views in JupyterLab (ipywidgets 8, JupyterLab 4): every widget of the workbench.
 
     from hrmlib.look import trace, widgets
     tr = trace.trace_examples(trace.load(run), range(16), keep="updates")
-    widgets.Replay(tr)      # Play ▸ steps through the ACT segments of the chosen puzzle
-    widgets.Explorer(tr)    # level / step / update → PCA of positions and per-position norms
+    widgets.Replay(tr)        # Play ▸ steps through the ACT segments of the chosen puzzle (replay.py)
+    widgets.Explorer(tr)      # level / step / update → PCA of positions and per-position norms
+    widgets.Solve(m)          # your own Sudoku, maze or ARC task, solved segment by segment (solve_widget.py)
+    widgets.Intervene(m)      # one change to the reasoning, original and intervened replay side by side
+    widgets.RunPicker(rows)   # runs of a table: learning curves and diagnostics
 
-Figures are rendered in Python into `ipywidgets.Image` PNG bytes: a widget change calls back into
-the kernel, which redraws. So the state is testable without a browser (set a control's `value`,
-read `.grid.value`), and the browser only displays images. Play is linked to the step slider in
-the front end (jslink), so playing works without a round trip per tick.
+Figures are PNG bytes rendered in the kernel (`png`), so widget state is testable without a browser.
 """
 from __future__ import annotations
-
-import io
 
 import ipywidgets as W
 import numpy as np
 
-from . import plots, render
+from . import intervene as iv
+from . import plots, render, solve
+from . import trace as T
+from .replay import Replay, _levels, _puzzle_label, png
+from .solve_widget import Solve
 
-
-def png(fig, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def _puzzle_label(tr, b: int) -> str:
-    ok = "correct" if tr.correct[-1, b] else "wrong"
-    return f"#{tr.index[b]}  ({ok}, {tr.difficulty[b]} cells to fill, halts at {tr.halt_step[b]})"
-
-
-def _levels(tr) -> list[tuple[str, str]]:
-    """Level toggle options: the paper's names (HRM: H, L; TRM: y (z_H), z (z_L)), values "H" / "L"."""
-    return [(lv if tr.family == "hrm" else tr.level_name(lv), lv) for lv in ("H", "L")]
-
-
-class Replay(W.VBox):
-    """Step replay of a trace: Play/step slider, puzzle picker (correct/incorrect filter and a
-    difficulty range), H/L toggle; the puzzle at the chosen step beside its Q and residual curves."""
-
-    def __init__(self, tr, interval_ms: int = 900):
-        self.tr = tr
-        T = tr.steps
-        self.play = W.Play(min=1, max=T, step=1, value=1, interval=interval_ms, description="Play")
-        self.step_slider = W.IntSlider(min=1, max=T, value=1, description="ACT step", continuous_update=True)
-        W.jslink((self.play, "value"), (self.step_slider, "value"))
-        self.outcome = W.ToggleButtons(options=["all", "correct", "incorrect"], value="all", description="show")
-        lo, hi = int(tr.difficulty.min()), int(max(tr.difficulty.max(), tr.difficulty.min() + 1))
-        self.difficulty = W.IntRangeSlider(min=lo, max=hi, value=(lo, hi), description="cells to fill")
-        self.puzzle = W.Dropdown(description="puzzle", layout=W.Layout(width="460px"))
-        self.level = W.ToggleButtons(options=_levels(tr), value="H", description="residuals")
-        self.grid, self.side = W.Image(format="png"), W.Image(format="png")
-        self.grid.add_class("hrm-replay-grid")
-        self.status = W.HTML()
-        self._cache: dict = {}
-        super().__init__([W.HBox([self.play, self.step_slider]), W.HBox([self.puzzle, self.outcome]),
-                          W.HBox([self.difficulty, self.level]), W.HBox([self.grid, self.side]), self.status])
-        self.add_class("hrm-replay")
-        self.step_slider.observe(lambda _: self.draw(), "value")
-        self.puzzle.observe(lambda _: self.draw(), "value")
-        self.level.observe(lambda _: self.draw_side(), "value")
-        self.outcome.observe(lambda _: self.refilter(), "value")
-        self.difficulty.observe(lambda _: self.refilter(), "value")
-        self.refilter()
-        if tr.showcase() in self.matching():  # open on a puzzle solved over several segments
-            self.puzzle.value = tr.showcase()
-
-    # ------------------------------------------------------------------ state
-    def matching(self) -> list[int]:
-        """Puzzles (trace rows) that pass the outcome filter and the difficulty range."""
-        ok = self.tr.correct[-1]
-        keep = {"all": np.ones_like(ok), "correct": ok, "incorrect": ~ok}[self.outcome.value]
-        lo, hi = self.difficulty.value
-        d = self.tr.difficulty
-        return [int(b) for b in np.flatnonzero(keep & (d >= lo) & (d <= hi))]
-
-    @property
-    def b(self):
-        return self.puzzle.value
-
-    @property
-    def t(self) -> int:  # 0-based step
-        return self.step_slider.value - 1
-
-    def current(self) -> dict:
-        """What is shown now: puzzle row, step, level and the data the panels draw."""
-        tr, b, t = self.tr, self.b, self.t
-        if b is None:
-            return {"puzzle": None}
-        return {"puzzle": b, "index": int(tr.index[b]), "step": t + 1, "level": self.level.value,
-                "prediction": tr.preds[t, b], "changed": tr.changed[t, b], "wrong": tr.wrong[t, b],
-                "q_halt": tr.q_halt[:, b], "q_continue": tr.q_continue[:, b],
-                "residuals": getattr(tr, f"res_{self.level.value}")[:, :, b]}
-
-    # ------------------------------------------------------------------ drawing
-    def refilter(self):
-        rows = self.matching()
-        old = self.puzzle.value
-        self.puzzle.options = [(_puzzle_label(self.tr, b), b) for b in rows]
-        if rows:
-            self.puzzle.value = old if old in rows else rows[0]
-        self.draw()
-
-    def draw(self):
-        if self.b is None:
-            self.status.value = "<b>no puzzle matches the filter</b>"
-            return
-        tr, b, t = self.tr, self.b, self.t
-        key = (b, t)
-        if key not in self._cache:
-            title = (f"puzzle #{tr.index[b]}, step {t + 1}/{tr.steps}: {'correct' if tr.correct[t, b] else 'wrong'}, "
-                     f"{tr.changed[t, b].sum()} changed, {tr.wrong[t, b].sum()} wrong"
-                     + (" · Q would halt here" if tr.halt_step[b] == t + 1 else ""))
-            fig = render.step(tr.task, tr.inputs[b], tr.labels[b], tr.preds[t, b], tr.changed[t, b], title)
-            self._cache[key] = png(fig)
-        self.grid.value = self._cache[key]
-        self.draw_side()
-        conf = tr.confidence[t, b][tr.scored[b]]
-        self.status.value = (f"step {t + 1}: token accuracy {tr.token_accuracy[t, b]:.3f}, mean confidence "
-                             f"{conf.mean() if conf.size else float('nan'):.3f}, q_halt {tr.q_halt[t, b]:+.2f}, "
-                             f"q_continue {tr.q_continue[t, b]:+.2f} (halts when {tr.halt_rule})")
-
-    def draw_side(self):
-        if self.b is None:
-            return
-        self.side.value = png(plots.replay_side(self.tr, self.b, self.t, self.level.value))
+__all__ = ["Explorer", "Intervene", "Replay", "RunPicker", "Solve", "png"]
 
 
 class Explorer(W.VBox):
@@ -186,3 +81,96 @@ class RunPicker(W.VBox):
         chosen = list(self.pick.value)
         self.curves.value = png(plots.learning_curves(chosen)) if chosen else b""
         self.diag.value = png(plots.diagnostics(chosen)) if chosen else b""
+
+
+class Intervene(W.VBox):
+    """One change to the reasoning (`hrmlib.look.intervene`) and what it does: pick a test puzzle and
+    the change — reset or noise on a state, a given cell edited, the puzzle id blanked or randomised —
+    at a segment (and an update within it), Run; the original and the intervened replay play side by
+    side, the cells whose prediction differs outlined in both. Opens on the answer state (HRM z_H,
+    TRM y) reset as segment 2 starts, on the showcase puzzle of `tr` (a trace of m's test rows to pick
+    from; default: the first `puzzles`)."""
+
+    def __init__(self, m, tr=None, puzzles: int = 32):
+        self.m, model = m, m.model
+        self.base = tr if tr is not None else T.trace_examples(m, limit=puzzles, keep="none")
+        n, U = model.cfg.halt_max_steps, iv.updates(model, "H")
+        b = self.base.showcase()
+        self.puzzle = W.Dropdown(options=[(_puzzle_label(self.base, k), int(self.base.index[k]))
+                                          for k in range(self.base.batch)], value=int(self.base.index[b]),
+                                 description="puzzle", layout=W.Layout(width="460px"))
+        self.kind = W.ToggleButtons(options=[("reset", "reset"), ("noise", "noise"), ("edit a cell", "cell"),
+                                             ("puzzle id", "puzzle_id")], value="reset", description="change")
+        self.state = W.ToggleButtons(options=_levels(self.base), value="H", description="state")
+        self.segment = W.IntSlider(min=1, max=n, value=min(2, n), description="segment")
+        self.update = W.IntSlider(min=0, max=U, value=0, description="update")
+        self.sigma = W.BoundedFloatText(value=1.0, min=0, max=1e3, step=0.1, description="σ")
+        what = {"sudoku": "digit (0 blank)", "maze": "1 wall 2 open", "arc": "colour"}.get(m.task, "token")
+        self.cell = W.BoundedIntText(value=0, min=0, max=model.S - 1, description="cell")
+        self.value = W.BoundedIntText(value=0, min=0, max=model.V, description=what)
+        self.pid = W.ToggleButtons(options=["blank", "random"], value="blank", description="puzzle id")
+        self.go = W.Button(description="Run", button_style="primary", icon="play")
+        self.play = W.Play(min=1, max=n, value=1, interval=900, description="Play")
+        self.step_slider = W.IntSlider(min=1, max=n, value=min(2, n), description="ACT step")
+        W.jslink((self.play, "value"), (self.step_slider, "value"))
+        self.left, self.right = W.Image(format="png"), W.Image(format="png")
+        self.left.add_class("hrm-iv-original")
+        self.right.add_class("hrm-iv-intervened")
+        self.status, self.message = W.HTML(), W.HTML()
+        self.status.add_class("hrm-iv-status")
+        self.where = W.HBox([self.segment, self.update])
+        self.knobs = W.HBox()
+        super().__init__([self.puzzle, W.HBox([self.kind, self.state]), self.where, self.knobs, self.go, self.message,
+                          W.HBox([self.play, self.step_slider]), W.HBox([self.left, self.right]), self.status])
+        self.add_class("hrm-intervene")
+        self.pair = None
+        self.go.on_click(lambda _: self.run())
+        self.step_slider.observe(lambda _: self.draw(), "value")
+        self.state.observe(lambda _: setattr(self.update, "max", iv.updates(model, self.state.value)), "value")
+        self.kind.observe(lambda _: self.show_knobs(), "value")
+        self.show_knobs()
+        self.run()
+
+    def show_knobs(self):
+        k = self.kind.value
+        knobs = {"noise": [self.sigma], "cell": [self.cell, self.value], "puzzle_id": [self.pid]}
+        self.knobs.children = knobs.get(k, [])
+        self.state.disabled = k in ("cell", "puzzle_id")
+        if k in ("cell", "puzzle_id"):
+            self.update.value = 0
+        self.update.disabled = k in ("cell", "puzzle_id")
+
+    def change(self) -> iv.Change:
+        """The change the controls describe (only the knobs of its kind are set)."""
+        k = self.kind.value
+        knobs = {"noise": {"sigma": self.sigma.value}, "puzzle_id": {"puzzle_id": self.pid.value},
+                 "cell": {"cell": self.cell.value, "value": solve.token(self.m.task, self.value.value)}}
+        return iv.Change(k, self.state.value, self.segment.value, self.update.value, **knobs.get(k, {}))
+
+    def run(self):
+        """Trace the chosen puzzle with and without the change; a change that cannot be made is a message."""
+        try:
+            self.pair = iv.intervene(self.m, [self.puzzle.value], self.change())
+        except iv.InterventionError as e:
+            self.message.value = f"<span style='color:#c62828'><b>{e}</b></span>"
+            return None
+        self.message.value = ""
+        d = self.pair.differ[:, 0].sum(1)
+        o, i = self.pair.original, self.pair.intervened
+        self.status.value = (f"<b>{self.pair.change.describe(o.family, self.update.max)}</b> · cells that differ after "
+                             f"each segment: {', '.join(map(str, d))} · exact: original "
+                             f"{''.join('✓' if c else '✗' for c in o.correct[:, 0])}, intervened "
+                             f"{''.join('✓' if c else '✗' for c in i.correct[:, 0])}")
+        self.draw()
+        return self.pair
+
+    def draw(self):
+        if self.pair is None:
+            return
+        t = self.step_slider.value - 1
+        differ = self.pair.differ[t, 0]
+        for img, tr, name in ((self.left, self.pair.original, "original"),
+                              (self.right, self.pair.intervened, self.pair.change.kind.replace("_", " "))):
+            title = (f"{name}, segment {t + 1}: {'correct' if tr.correct[t, 0] else 'wrong'}, "
+                     f"{differ.sum()} cells differ")
+            img.value = png(render.step(tr.task, tr.inputs[0], tr.labels[0], tr.preds[t, 0], differ, title))

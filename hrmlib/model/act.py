@@ -144,20 +144,24 @@ class ACT(nn.Module):
         return z
 
     # ------------------------------------------------------------------ ACT
-    def rollout(self, batch: dict, steps: int | None = None, trace=None, call=None):
+    def rollout(self, batch: dict, steps: int | None = None, trace=None, call=None, before=None):
         """Evaluate `batch` segment by segment from a fresh carry: yields (carry, out) after each of
         `steps` segments (default halt_max_steps; more runs deeper than trained). In evaluation every
         row runs all segments (the originals' rule), so the rows stay in step and no device sync is
         needed. `trace` is set as the model's recorder meanwhile; its `begin(z_H, z_L)`, if any, gets
         the states each segment starts from. `call` replaces `self` for the segments (a compiled
-        copy). The caller chooses grad mode (`torch.inference_mode()` for evaluation)."""
+        copy). `before(t, carry, batch)`, if given, returns the carry segment t (0-based) starts from:
+        an intervention's change (`hrmlib.look.intervene`). The caller chooses grad mode
+        (`torch.inference_mode()` for evaluation)."""
         T, hook, was_training = steps or self.cfg.halt_max_steps, self.trace, self.training
         call = call or self
         self.eval()
         self.trace = trace
         try:
             carry = self.initial_carry(batch)
-            for _ in range(T):
+            for t in range(T):
+                if before is not None:
+                    carry = before(t, carry, batch)
                 if hasattr(trace, "begin"):
                     reset = carry.halted.view(-1, 1, 1)
                     trace.begin(torch.where(reset, self.H_init, carry.z_H), torch.where(reset, self.L_init, carry.z_L))

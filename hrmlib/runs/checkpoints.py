@@ -195,13 +195,15 @@ def _step_of(name: str) -> int | None:
 
 def set_aside_after(run: Path, step: int) -> Path | None:
     """Rewinding to `step`: what the abandoned continuation wrote — later checkpoints, evaluations of
-    later steps (variants too), the curve of evaluated checkpoints, the figures, and its metrics.jsonl
-    as it was — is moved (not deleted) to <run>/rewound-<time>-from-step_<N>/, where resume and the
-    run's readers no longer see it; with a copy of config.json it stays readable as a run itself."""
+    later steps (variants too) and their live snapshots, the curve of evaluated checkpoints, the
+    figures, and its metrics.jsonl as it was — is moved (not deleted) to
+    <run>/rewound-<time>-from-step_<N>/, where resume and the run's readers no longer see it; with a
+    copy of config.json it stays readable as a run itself."""
     later = [ck for ck in checkpoints(run) if int(ck.name[5:]) > step]
     evals = [p for p in (run / "eval").glob("step_*") if (_step_of(p.name) or 0) > step]
+    lives = [p for p in (run / "live").glob("step_*.npz") if (_step_of(p.stem) or 0) > step]
     rows = read_jsonl(run / "metrics.jsonl", torn_ok=True) if (run / "metrics.jsonl").exists() else []
-    if not (later or evals or any(r["step"] > step for r in rows)):
+    if not (later or evals or lives or any(r["step"] > step for r in rows)):
         return None
     aside = run / f"rewound-{time.strftime('%Y%m%d-%H%M%S')}-from-step_{step}"
     (aside / "checkpoints").mkdir(parents=True)
@@ -209,6 +211,9 @@ def set_aside_after(run: Path, step: int) -> Path | None:
     moved = [(p, aside / "checkpoints" / p.name) for p in later] + [(p, aside / "eval" / p.name) for p in evals]
     moved += [(p, aside / "eval" / p.name) for p in (run / "eval").glob("checkpoints*.jsonl")]
     moved += [(run / f, aside / f) for f in FIGURES if (run / f).exists()]
+    if lives:
+        (aside / "live").mkdir()
+        moved += [(p, aside / "live" / p.name) for p in lives]
     for src, dst in moved:
         os.replace(src, dst)
     for f in ("config.json", "env.json"):
@@ -223,13 +228,18 @@ def set_aside_after(run: Path, step: int) -> Path | None:
 def branch(ck: Path, run: Path) -> Path:
     """Start run directory `run` from checkpoint `ck` of another run: the checkpoint (hard links where
     the file system allows, else copies; checkpoint files are never written in place), the source's
-    metrics rows up to the checkpoint and its evaluations of those steps. The source is only read."""
+    metrics rows up to the checkpoint and its evaluations (and live snapshots) of those steps. The source
+    is only read."""
     src, step = ck.parent.parent, int(ck.name[5:])
     link = lambda a, b: _link_or_copy(a, b)  # noqa: E731
     shutil.copytree(ck, run / "checkpoints" / ck.name, copy_function=link)
     for p in (src / "eval").glob("step_*"):
         if (_step_of(p.name) or 0) <= step:
             shutil.copytree(p, run / "eval" / p.name, copy_function=link)
+    for p in (src / "live").glob("step_*.npz"):
+        if (_step_of(p.stem) or 0) <= step:
+            (run / "live").mkdir(exist_ok=True)
+            link(p, run / "live" / p.name)
     if (src / "metrics.jsonl").exists():
         write_jsonl(run / "metrics.jsonl", [r for r in read_jsonl(src / "metrics.jsonl") if r["step"] <= step])
     return run / "checkpoints" / ck.name

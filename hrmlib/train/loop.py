@@ -26,7 +26,7 @@ from .. import dist, runs
 from ..data import TrainSampler, ensure_data, fingerprint, load_split, read_identifiers
 from ..errors import Interrupted, cli, io_error
 from ..model import dims
-from . import memory, resume
+from . import live, memory, resume
 from .diagnostics import Watch
 from .evaluation import evaluate
 from .step import TrainError, TrainState, total_steps, train_step
@@ -150,6 +150,7 @@ def eval_and_checkpoint(s: TrainState, test_split, run: Path, log) -> bool:
     cfg, prog = s.cfg, s.prog
     with s.ema.applied() if s.ema else nullcontext():
         res = evaluate(s.model, test_split, cfg, s.d, run / "eval" / f"step_{prog.step}")
+        live.write(s.model, test_split, cfg, s.d, run, prog.step)  # a few puzzles per segment, for notebook 02's panel
     log.log({"step": prog.step, "epoch": prog.iteration * (cfg.eval_interval or cfg.epochs), "split": "test", **res})
     if s.d.main:
         print(f"eval step {prog.step}: exact_accuracy {res['exact_accuracy']:.4f} accuracy {res['accuracy']:.4f} "

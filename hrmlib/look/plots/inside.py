@@ -233,7 +233,8 @@ def replay_side(tr, b: int, step: int, level: str = "H", size=(4.2, 4.6)):
         ax.axhline(0, color="tab:green", ls=":", lw=1, label="halt above 0")
     ax.axvline(step + 1, color="k", lw=1)
     ax.axvline(tr.halt_step[b], color="tab:red", ls=":", lw=1, label="would halt")
-    ax.set(ylabel="Q logit", title=f"puzzle {tr.index[b]}: step {step + 1}/{tr.steps}")
+    who = f"puzzle {tr.index[b]}" if tr.index[b] >= 0 else "your puzzle"
+    ax.set(ylabel="Q logit", title=f"{who}: step {step + 1}/{tr.steps}")
     res = getattr(tr, f"res_{level}")[:, :, b]  # [T, U]
     u = res.shape[1]
     xs = (np.arange(tr.steps)[:, None] + (np.arange(u)[None] + 1) / u).ravel()
@@ -265,3 +266,58 @@ def state_explorer(tr, b: int, level: str, step: int, update: int = -1):
     bx.set(title="‖z‖ per position", xticks=[], yticks=[])
     fig.colorbar(im, ax=bx)
     return finish(fig)
+
+
+def interventions(*sweeps):
+    """Exact accuracy over the test split against an intervention (`intervene.intervention_sweep`):
+    σ of the noise (symmetric log scale) or the segment of a reset; after the last segment (bold)
+    and after each earlier one (thin, lighter for earlier), the unchanged model dashed."""
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.6 * len(sweeps), 3.8), squeeze=False)
+    for ax, sw in zip(axes[0], sweeps):
+        x, n = np.asarray(sw.x, float), sw.exact.shape[1]
+        for t in range(n):
+            last = t == n - 1
+            ax.plot(x, sw.exact[:, t], "o-", color=plt.get_cmap("viridis")(t / max(n - 1, 1)), lw=2.2 if last else 0.8,
+                    alpha=1 if last else 0.55, label=f"after segment {t + 1}" if t in (0, n - 1) else None)
+        ax.axhline(sw.baseline[-1], color="k", ls="--", lw=1, label="no change, last segment")
+        if sw.kind == "noise":
+            ax.set_xscale("symlog", linthresh=min(x[x > 0], default=0.1))
+        ax.set(xlabel="σ of the noise" if sw.kind == "noise" else "segment at which it is reset",
+               ylabel="exact accuracy", title=f"{sw.label} ({sw.puzzles} puzzles)", ylim=(-0.02, 1.02))
+    return finish(fig, axes[0], fontsize=7)
+
+
+def live(snapshots: list, evals: list = (), title: str = ""):
+    """Learning as it happens, from the live snapshots of a run ([(training step, Trace)], one small
+    trace of the same few test puzzles per evaluation; `hrmlib.look.live`): the newest snapshot's showcase puzzle after
+    every segment; exact accuracy after each segment against the training step (the evaluation of
+    the whole test split as dots, `evals` = metrics.jsonl test rows); where Q would halt now."""
+    from .. import render
+    steps, traces = [s for s, _ in snapshots], [t for _, t in snapshots]
+    tr, n = traces[-1], traces[-1].steps
+    fig = plt.figure(figsize=(min(max(10.0, 1.7 * n), 24), 6.4))
+    grid = fig.add_gridspec(2, n, height_ratios=(1, 1.25))
+    b = tr.showcase()
+    for t in range(n):
+        ax = fig.add_subplot(grid[0, t])
+        if tr.task in ("sudoku", "maze", "arc"):
+            render.frame(ax, tr.task, tr.inputs[b], tr.labels[b], tr.preds[t, b], tr.changed[t, b])
+        ax.set_title(f"segment {t + 1}{' ✓' if tr.correct[t, b] else ''}", fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+    half = max(n // 2 + n % 2, 1)
+    ax, bx = fig.add_subplot(grid[1, :half]), fig.add_subplot(grid[1, half:] if n > 1 else grid[1, :])
+    acc = np.array([t.correct.mean(1) for t in traces])  # [snapshots, T]
+    for t in range(n):
+        ax.plot(steps, acc[:, t], "o-" if len(steps) < 30 else "-", ms=3, lw=2 if t == n - 1 else 0.9,
+                color=plt.get_cmap("viridis")(t / max(n - 1, 1)),
+                label=f"after segment {t + 1}" if t in (0, n - 1) else None)
+    ax.plot(steps, [t.token_accuracy[-1].mean() for t in traces], ":", color="grey",
+            label="token accuracy, last segment")
+    if evals:
+        ax.plot([r["step"] for r in evals], [r["exact_accuracy"] for r in evals], "ks", ms=4,
+                label="evaluation, whole test split")
+    ax.set(xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02),
+           title=f"{tr.batch} fixed test puzzles, after each segment")
+    _halt_hist(bx, tr, f"where Q would halt now (mean {tr.halt_step.mean():.2f})")
+    fig.suptitle(title or f"live: step {steps[-1]}, puzzle #{tr.index[b]}", fontsize=10)
+    return finish(fig, [ax], fontsize=7)
