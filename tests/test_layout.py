@@ -134,7 +134,7 @@ ONE_PLACE = {
     "reading a checkpoint file": (r"torch\.load\(", {"runs/checkpoints.py", "parity.py"}),  # parity: fixture tensors
     "a checkpoint's weights into a model": (r"load_checked\(", {"runs/source.py", "train/step.py"}),
     "the ACT rollout": (r"def rollout\(|\.rollout\(", {"model/act.py", "train/evaluation.py", "look/trace.py",
-                                                      "bench.py", "parity.py"}),
+                                                      "bench.py", "parity.py", "train/live.py"}),
     "the exploration draw": (r"torch\.randint\(2,|torch\.rand\(", {"model/act.py"}),
     "the key=value split": (r'split\("=", 1\)|partition\("="\)', {"grammar.py"}),
     "the ignored label": (r"^IGNORE = ", {"data/sampler.py"}),
