@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	shopt -s nullglob; nbs=(notebooks/*.ipynb); if [ $${#nbs[@]} -gt 0 ]; then $(PY) -m nbstripout --verify $(NB_EXTRA) "$${nbs[@]}"; fi
 	$(PY) -m ruff check hrmlib tests
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q --durations=20 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 # While working: the suite without the slow tests (real kills, signals, multi-process runs, notebooks, browser).
 test-fast: install

@@ -132,7 +132,9 @@ def test_mode_train_is_the_trainers_step(sudoku, tmp_path):
     from hrmlib.data import load_split
     from hrmlib.data.sampler import TrainSampler
     R = tmp_path / "R"
-    run_py("-m", "hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={R}", "max_steps=1", check=True)
+    threads = torch.get_num_threads()  # the same reduction order in both processes
+    run_py("-m", "hrmlib.train", "debug", f"data_path={sudoku}", f"run_dir={R}", "max_steps=1", check=True,
+           env={"OMP_NUM_THREADS": str(threads)})
     cfg = C.load("debug", [f"data_path={sudoku}"])
     split = load_split(sudoku, "train")
     m = split.meta

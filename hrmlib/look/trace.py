@@ -263,6 +263,8 @@ def batches(m: Loaded, indices=None, limit: int = 0, split: str = "test", batch_
     from ..data import load_split
     data = load_split(m.data_path, split)
     idx = np.arange(data.num_examples) if indices is None else np.asarray(indices, dtype=np.int64)
+    if len(bad := idx[(idx < 0) | (idx >= data.num_examples)]):
+        raise ValueError(f"row {bad[0]} is not in the {split} split of {m.data_path} (rows 0–{data.num_examples - 1})")
     idx = idx[:limit] if limit else idx
     for k in range(0, len(idx), batch_size):
         yield idx[k:k + batch_size], select(data, idx[k:k + batch_size])

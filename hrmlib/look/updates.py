@@ -303,8 +303,12 @@ def table(up: Updates, eps: float = EPS, still: int = STILL, jump: float = 0.5, 
     return Markdown(markdown(by_group(up, eps, still, jump, deep)))
 
 
-def replay_rows(n: int, what="showcase") -> list[int]:
-    """Test rows to trace for a replay: the first n, and the row `what` names when it is a row number."""
+def replay_rows(n: int, what="showcase", m=None) -> list[int]:
+    """Test rows to trace for a replay: the first n (of the test split of `m`, when given, if it has
+    fewer), and the row `what` names when it is a row number."""
+    if m is not None:
+        from ..data import load_split
+        n = min(n, load_split(m.data_path, "test").num_examples)
     extra = [int(what)] if str(what).isdigit() and int(what) >= n else []
     return list(range(n)) + extra
 
