@@ -36,6 +36,10 @@ ALL_RAN = """() => {
 ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .filter(c => c.model.type === 'code')
   .flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue))"""
+STARTED = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!(w && ((k && k.status === 'busy') ||
+            w.content.widgets.some(c => c.model.type === 'code' && c.model.executionCount !== null))); }"""
 KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   return !!(w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
             && w.sessionContext.session.kernel.status === 'idle'); }"""
@@ -111,10 +115,22 @@ def put(root: Path, notebook: str, after_parameters: str = "", at_end: list[str]
 
 def open_notebook(page, base: str, name: str, run_all: bool = True):
     """Open a notebook of the lab's root in `page`, wait for its kernel, and start Run All."""
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    # ?reset: a fresh workspace, or the lab would restore the notebooks earlier tests opened and the
+    # current widget (what ALL_RAN and ERRORS read) could be one of theirs, already run
+    page.goto(f"{base}/lab/tree/{name}?reset&token={TOKEN}")
+    page.wait_for_function(f"""() => {{ const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+      return !!(w && w.context && w.context.path === {name!r}); }}""", timeout=90_000)
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    if run_all:  # not awaited: the command's promise resolves only when every cell has run
+    if not run_all:
+        return
+    for _ in range(3):  # not awaited: the command's promise resolves only when every cell has run
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        try:  # a Run All sent while the lab still settles (the shared server is busy) can be lost: resend
+            page.wait_for_function(STARTED, timeout=30_000)
+            return
+        except Exception:
+            continue
+    raise AssertionError(f"Run All did not start in {name}")
 
 
 def shut_down(page):
