@@ -287,11 +287,7 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__ + "\noptions:\n" + C.describe(Options()))
-        return 0
-    return cli(run, argv)
+    return cli(run, argv, lambda _: __doc__ + "\noptions:\n" + C.describe(Options()))
 
 
 if __name__ == "__main__":

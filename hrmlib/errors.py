@@ -68,10 +68,14 @@ def write_file(path, save):
             raise w.error from None
 
 
-def cli(fn, argv=None) -> int:
+def cli(fn, argv=None, usage=None) -> int:
     """Run a command's body `fn(argv) -> exit status`; a UserError, an OSError or an interrupt
-    is one `error:` line on stderr and its exit status."""
+    is one `error:` line on stderr and its exit status. With -h or --help, print `usage` (a text,
+    or a function of argv that makes it) and exit 0."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if usage is not None and {"-h", "--help"} & set(argv):
+        print(usage(argv) if callable(usage) else usage)
+        return 0
     try:
         return fn(argv)
     except UserError as e:

@@ -144,12 +144,8 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__.strip() + "\n\n" + USAGE)
-        return 0
     try:
-        return cli(run, argv)
+        return cli(run, argv, __doc__.strip() + "\n\n" + USAGE)
     finally:
         dist.close()
 

@@ -250,11 +250,7 @@ def run(fixture_dir) -> int:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__)
-        return 0
-    return cli(_main, argv)
+    return cli(_main, argv, __doc__)
 
 
 def _main(argv: list[str]) -> int:

@@ -24,11 +24,7 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__.strip() + "\n\n" + USAGE)
-        return 0
-    return cli(_main, argv)
+    return cli(_main, argv, __doc__.strip() + "\n\n" + USAGE)
 
 
 if __name__ == "__main__":

@@ -32,17 +32,18 @@ from .evaluation import evaluate
 from .step import TrainError, TrainState, total_steps, train_step
 
 
+def usage(argv: list[str]) -> str:
+    """The usage, then every config key with its value (of the preset named first) and doc."""
+    preset = argv[0] if argv[0] in C.PRESETS else None
+    return (__doc__.strip() + f"\n\npresets: {', '.join(C.PRESETS)}\n\n"
+            f"keys (key=value), with the values of {preset or 'the defaults'}:\n"
+            + C.describe(C.load(preset) if preset else C.Config()))
+
+
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):  # the usage, then every config key with its value and doc
-        preset = argv[0] if argv[0] in C.PRESETS else None
-        print(__doc__.strip() + f"\n\npresets: {', '.join(C.PRESETS)}\n\n"
-              f"keys (key=value), with the values of {preset or 'the defaults'}:\n"
-              + C.describe(C.load(preset) if preset else C.Config()))
-        return 0
     try:
         with ExitStack() as cleanup:  # the run directory's lock is released on every way out
-            return cli(lambda a: train(a, cleanup), argv)
+            return cli(lambda a: train(a, cleanup), argv, usage)
     finally:
         dist.close()
 
