@@ -1,15 +1,21 @@
 """hrmlib.look.updates: every update decoded through the model's own head agrees with the model's output
 at each segment's end (HRM and TRM, the parity fixtures' models); the critical update, how a puzzle
 was solved, wrong attractors and the step-size exit on hand-made traces whose answers are known; the
-refinement gap of a debug run as runs.table reads it; the replay at update granularity."""
+refinement gap of a debug run as runs.table reads it and as the evaluator's depth sweep finds it; the
+replay at update granularity."""
+import dataclasses as dc
+
 import numpy as np
 import pytest
 import torch
 
 from conftest import FIXTURES
 from hrmlib import parity, runs
+from hrmlib.data import load_split
+from hrmlib.dist import Dist
 from hrmlib.look import depth, plots, trace, updates
 from hrmlib.look.update_replay import UpdateReplay
+from hrmlib.train.evaluation import depth_sweep
 
 
 @pytest.fixture(scope="module", params=["hrm", "trm"])
@@ -130,6 +136,12 @@ def test_refinement_gap_and_updates_on_the_debug_run(notebook_run):
     ev = runs.read_json(trace.eval_dir(m) / "metrics.json")  # the trainer's evaluation of the same checkpoint
     assert acc[T0 - 1] == pytest.approx(ev["exact_accuracy"])
     assert "refinement gap" in runs.markdown([row])
+    # the evaluator's streaming sweep (`evaluate ablations=depth`) finds the same accuracies and gap
+    split = load_split(m.data_path, "test")
+    cfg = dc.replace(m.config, global_batch_size=64)
+    ev_sweep = depth_sweep(m.model, split, cfg, Dist(), depths=(1, T0, 8 * T0))
+    np.testing.assert_allclose(ev_sweep["per_segment"]["exact_accuracy"], acc[:8 * T0])
+    assert {int(f): g for f, g in ev_sweep["refinement_gap"].items()} == pytest.approx(gap)
     # decoding in batches: the joined result still ends each segment on the model's output
     up = updates.trace_updates(m, limit=40, batch_size=16)
     np.testing.assert_array_equal(up.preds.reshape(T0, up.U, 40, -1)[:, -1], sweep.preds[:T0, :40])

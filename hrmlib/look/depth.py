@@ -10,7 +10,9 @@
 One trace gives every halting limit at once: evaluation never halts early (the originals' rule) and a
 segment's output does not depend on the limit, so exact accuracy after segment k of a deep trace is the
 accuracy with `arch.halt_max_steps=k` (tests/test_trace.py: the rollout is extended unchanged).
-`runs.table` shows the refinement gap it finds in depth.json; `plots.depth_sweep` draws the sweep.
+`runs.table` shows the refinement gap it finds in depth.json; `plots.depth_sweep` draws the sweep. The
+numbers are read by the evaluator's `by_limit` and `refinement_gap` (`hrmlib.train.evaluation`, what
+`evaluate ablations=depth` reports) from the trace's accuracy after each segment.
 """
 from __future__ import annotations
 
@@ -18,24 +20,21 @@ import json
 from typing import Optional
 
 from ..runs import atomic_write
+from ..train import evaluation
+from ..train.evaluation import FACTORS
 from .trace import Loaded, Trace, eval_dir, trace_depth
-
-FACTORS = (2, 4, 8)  # the refinement gap's multiples of the trained segments
 
 
 def by_limit(tr: Trace, limits: Optional[tuple] = None) -> dict[int, float]:
     """{k: exact accuracy after segment k} = with halting limit k, for the `limits` the trace reaches
     (default: every segment)."""
-    acc = tr.correct.mean(1)
-    return {int(k): float(acc[k - 1]) for k in (limits or range(1, tr.steps + 1)) if 1 <= k <= tr.steps}
+    return evaluation.by_limit(tr.correct.mean(1), limits)
 
 
 def refinement_gap(tr: Trace, factors=FACTORS) -> dict[int, float]:
     """{f: exact accuracy after f × the trained segments − after the trained number}, for the factors
     the trace reaches: what running the refinement loop longer at test time buys."""
-    T0 = tr.train_max_steps
-    acc = by_limit(tr)
-    return {f: acc[f * T0] - acc[T0] for f in factors if f * T0 <= tr.steps}
+    return evaluation.refinement_gap(tr.correct.mean(1), tr.train_max_steps, factors)
 
 
 def sweep(m: Loaded, steps: int = 0, factor: int = max(FACTORS), limit: int = 0, save: bool = True) -> Trace:

@@ -7,7 +7,9 @@ rank writes its own predictions — arg-max tokens, Q values, puzzle ids, exampl
 logits (docs/pitfalls.md P17) — and metrics are summed across ranks.
 
 `depth_sweep` is the test-time-compute table: exact accuracy by halting limit (arch.halt_max_steps =
-1, 2, 4, … 64), every segment run and Q-halting, from one rollout of the deepest limit.
+1, 2, 4, … 64), every segment run and Q-halting, from one rollout of the deepest limit. `by_limit` and
+`refinement_gap` read a per-segment accuracy list, here and in the lens (`hrmlib.look.depth`, which
+gets the list from a trace): one definition of "accuracy at limit k" and of the gap.
 """
 from __future__ import annotations
 
@@ -144,6 +146,22 @@ def evaluate(model, split, cfg, d: dist.Dist, out_dir: Path | None = None, varia
 
 
 DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+FACTORS = (2, 4, 8)  # the refinement gap's multiples of the trained segments
+
+
+def by_limit(per_segment, limits=None) -> dict[int, float]:
+    """{k: exact accuracy with arch.halt_max_steps=k} from the exact accuracy after each segment of a
+    rollout that never halts early (a segment's output does not depend on the limit), for the limits
+    it reaches (default: every segment)."""
+    acc = [float(a) for a in per_segment]
+    return {int(k): acc[k - 1] for k in (limits or range(1, len(acc) + 1)) if 1 <= k <= len(acc)}
+
+
+def refinement_gap(per_segment, trained: int, factors=FACTORS) -> dict[int, float]:
+    """{f: exact accuracy after f × the `trained` segments − after the trained number}, for the factors
+    the list reaches: what running the refinement loop longer at test time buys."""
+    acc = by_limit(per_segment)
+    return {f: acc[f * trained] - acc[trained] for f in factors if f * trained in acc}
 
 
 def depth_sweep(model, split, cfg, d: dist.Dist, depths=DEPTHS) -> dict:
@@ -179,7 +197,9 @@ def depth_sweep(model, split, cfg, d: dist.Dist, depths=DEPTHS) -> dict:
     if d.world > 1:
         tdist.all_reduce(sums)
     s = (sums[:4] / sums[4].clamp_min(1)).tolist()
-    rows = [{"halt_max_steps": t, "exact_accuracy": s[0][t - 1], "exact_accuracy_q": s[2][t - 1],
+    exact = by_limit(s[0])
+    rows = [{"halt_max_steps": t, "exact_accuracy": exact[t], "exact_accuracy_q": s[2][t - 1],
              "segments_q": s[3][t - 1]} for t in sorted(depths)]
     return {"count": int(sums[4, 0]), "trained_segments": T0, "depths": rows,
-            "per_segment": {"exact_accuracy": s[0], "token_accuracy": s[1]}}
+            "per_segment": {"exact_accuracy": s[0], "token_accuracy": s[1]},
+            "refinement_gap": {str(f): g for f, g in refinement_gap(s[0], T0).items()}}
