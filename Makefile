@@ -77,4 +77,4 @@ lab: install
 
 # JupyterLab + headless Debian Chromium (/usr/bin/chromium) + Playwright; screenshots in test-output/browser/.
 test-browser: install
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q -rs -m browser tests/test_browser.py tests/test_browser_live.py
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -rs -m browser tests/test_browser.py tests/test_browser_live.py tests/test_browser_maze.py

@@ -163,6 +163,21 @@ def maze_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_maze_run(tmp_path_factory):
+    """A run of the `demo_maze` preset cut to 600 of its 4,000 steps (under a minute): its decoded path
+    already grows over the updates, which is what the maze replay must show. HRM_MAZE_RUN=runs/demo_maze-…
+    uses a full run instead."""
+    from hrmlib.data import ensure_data
+    if os.environ.get("HRM_MAZE_RUN"):
+        from hrmlib.look import trace
+        return trace.resolve_run(os.environ["HRM_MAZE_RUN"])
+    run = tmp_path_factory.mktemp("demo_maze") / "run"
+    train(ensure_data("demo_maze"), f"run_dir={run}", "max_steps=600", preset="demo_maze", check=True,
+          env={"OMP_NUM_THREADS": "2"})
+    return run
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """A run of the `demo` preset (the TRM `make demo` trains), cut to 400 of its 1,500 steps so the
     suite stays short (about a minute and a half): it already solves many 40-givens puzzles only

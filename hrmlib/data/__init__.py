@@ -21,9 +21,9 @@ RECIPES = {
     # `demo` (TRM): half the puzzles with 40 givens (several segments needed), half with 60
     "data/sudoku-demo-mix": dict(task="sudoku", source="generate", gen_count=4000, gen_test_count=600,
                                  gen_clues="40,60", num_aug=7, seed=0),
-    # `demo_maze` (TRM): 9×9 perfect mazes (one path), S and G at least 6 steps apart, ×8 dihedral transforms
+    # `demo_maze` (TRM): 9×9 perfect mazes (one path), S and G at least 10 steps apart, ×8 dihedral transforms
     "data/maze-demo": dict(task="maze", source="generate", gen_count=8000, gen_test_count=400, gen_size=9,
-                           gen_min_path_len=6, gen_loop_prob=0.0, num_aug=1, seed=0),
+                           gen_min_path_len=10, gen_loop_prob=0.0, num_aug=1, seed=0),
     # small 9x9 mazes for a model trained in seconds (`debug data_path=data/maze-debug`), to try Solve on
     "data/maze-debug": dict(task="maze", source="generate", gen_count=400, gen_test_count=32, gen_size=9,
                             gen_min_path_len=8, num_aug=0, seed=0),
