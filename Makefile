@@ -31,7 +31,7 @@ test-fast: install
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow and not browser" tests
 
 # The main job: build a dataset offline, train through the papermill notebook, evaluate, look inside.
-# PRESET: demo (a TRM on Sudoku, the default), demo_maze (a TRM on generated mazes; provisional, docs/benchmarks.md) or demo_hrm (the HRM demo).
+# PRESET: demo (a TRM on Sudoku, the default), demo_maze (a TRM on generated 9x9 mazes) or demo_hrm (the HRM demo).
 # DEMO_ARGS: config overrides for the demo's training, e.g. make demo DEMO_ARGS="seed=1"
 PRESET ?= demo
 DEMO_ARGS ?=
