@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background by a non-interactive shell (`make test &`, `nohup …`) inherits SIGINT
+# (and under nohup SIGHUP) as ignored, and an ignored signal stays ignored across exec: the trainers and
+# launchers the tests interrupt would never see Ctrl-C or a hang-up (seen: the Ctrl-C and launcher-signal
+# tests timed out). A handler, unlike "ignore", is reset to the default by exec, so the children get the
+# defaults; the suite itself still ignores a hang-up (nohup's point).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, lambda *_: None)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
