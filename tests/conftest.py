@@ -173,19 +173,24 @@ def maze_run(tmp_path_factory):
     return run
 
 
+def _preset_run(factory, preset: str, steps: int, env_var: str) -> Path:
+    """A run of `preset` cut to `steps` steps on its built-in dataset, or the run named by `env_var`."""
+    from hrmlib.data import ensure_data
+    if os.environ.get(env_var):
+        from hrmlib.look import trace
+        return trace.resolve_run(os.environ[env_var])
+    run = factory.mktemp(preset) / "run"
+    train(ensure_data(preset), f"run_dir={run}", f"max_steps={steps}", preset=preset, check=True,
+          env={"OMP_NUM_THREADS": "2"})
+    return run
+
+
 @pytest.fixture(scope="session")
 def demo_maze_run(tmp_path_factory):
     """A run of the `demo_maze` preset cut to 600 of its 4,000 steps (under a minute): its decoded path
     already grows over the updates, which is what the maze replay must show. HRM_MAZE_RUN=runs/demo_maze-…
     uses a full run instead."""
-    from hrmlib.data import ensure_data
-    if os.environ.get("HRM_MAZE_RUN"):
-        from hrmlib.look import trace
-        return trace.resolve_run(os.environ["HRM_MAZE_RUN"])
-    run = tmp_path_factory.mktemp("demo_maze") / "run"
-    train(ensure_data("demo_maze"), f"run_dir={run}", "max_steps=600", preset="demo_maze", check=True,
-          env={"OMP_NUM_THREADS": "2"})
-    return run
+    return _preset_run(tmp_path_factory, "demo_maze", 600, "HRM_MAZE_RUN")
 
 
 @pytest.fixture(scope="session")
@@ -194,14 +199,7 @@ def demo_run(tmp_path_factory):
     suite stays short (about a minute and a half): it already solves many 40-givens puzzles only
     after several segments, which is what the replay must show. HRM_DEMO_RUN=runs/demo-… uses a
     full run that `make demo` wrote instead."""
-    from hrmlib.data import ensure_data
-    if os.environ.get("HRM_DEMO_RUN"):
-        from hrmlib.look import trace
-        return trace.resolve_run(os.environ["HRM_DEMO_RUN"])
-    run = tmp_path_factory.mktemp("demo") / "run"
-    train(ensure_data("demo"), f"run_dir={run}", "max_steps=400", preset="demo", check=True,
-          env={"OMP_NUM_THREADS": "2"})
-    return run
+    return _preset_run(tmp_path_factory, "demo", 400, "HRM_DEMO_RUN")
 
 
 # ---------------------------------------------------------------------------- released checkpoints, offline

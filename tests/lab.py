@@ -133,6 +133,13 @@ def open_notebook(page, base: str, name: str, run_all: bool = True):
     raise AssertionError(f"Run All did not start in {name}")
 
 
+def keep(page, full: str, grids: dict[str, bytes]):
+    """Save a full-page screenshot as OUT/<full> and grid screenshots already taken as OUT/<name>."""
+    page.screenshot(path=str(OUT / full), full_page=True)
+    for name, png in grids.items():
+        (OUT / name).write_bytes(png)
+
+
 def shut_down(page):
     page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
     page.wait_for_timeout(500)

@@ -62,9 +62,7 @@ def test_replay_plays_in_jupyterlab(page, demo_trace):
     shot1 = grid.screenshot()
     assert shot1 != shot0, "the rendered grid did not change between the first and the last frame"
     assert page.evaluate(L.ERRORS) == []
-    page.screenshot(path=str(L.OUT / "replay.png"), full_page=True)
-    (L.OUT / "grid-step1.png").write_bytes(shot0)
-    (L.OUT / "grid-last.png").write_bytes(shot1)
+    L.keep(page, "replay.png", {"grid-step1.png": shot0, "grid-last.png": shot1})
 
 
 def test_solve_a_typed_sudoku_and_refuse_a_contradictory_one(page, demo_trace):

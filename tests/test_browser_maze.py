@@ -52,9 +52,7 @@ def test_maze_replay_plays_every_update_in_jupyterlab(lab, browser, demo_maze_ru
         shot1 = grid.screenshot()
         assert shot1 != shot0, "the drawn maze did not change between the first and the last update"
         assert page.evaluate(L.ERRORS) == []
-        page.screenshot(path=str(L.OUT / "maze-replay.png"), full_page=True)
-        (L.OUT / "maze-update1.png").write_bytes(shot0)
-        (L.OUT / "maze-last.png").write_bytes(shot1)
+        L.keep(page, "maze-replay.png", {"maze-update1.png": shot0, "maze-last.png": shot1})
         L.shut_down(page)
     finally:
         page.close()

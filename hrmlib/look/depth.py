@@ -21,7 +21,6 @@ from typing import Optional
 
 from ..runs import atomic_write
 from ..train import evaluation
-from ..train.evaluation import FACTORS
 from .trace import Loaded, Trace, eval_dir, trace_depth
 
 
@@ -31,13 +30,13 @@ def by_limit(tr: Trace, limits: Optional[tuple] = None) -> dict[int, float]:
     return evaluation.by_limit(tr.correct.mean(1), limits)
 
 
-def refinement_gap(tr: Trace, factors=FACTORS) -> dict[int, float]:
+def refinement_gap(tr: Trace, factors=evaluation.FACTORS) -> dict[int, float]:
     """{f: exact accuracy after f × the trained segments − after the trained number}, for the factors
     the trace reaches: what running the refinement loop longer at test time buys."""
     return evaluation.refinement_gap(tr.correct.mean(1), tr.train_max_steps, factors)
 
 
-def sweep(m: Loaded, steps: int = 0, factor: int = max(FACTORS), limit: int = 0, save: bool = True) -> Trace:
+def sweep(m: Loaded, steps: int = 0, factor: int = max(evaluation.FACTORS), limit: int = 0, save: bool = True) -> Trace:
     """Trace `steps` segments (default `factor` × the trained ones) of the test split's first `limit`
     puzzles (0: all) and, for a checkpoint, write the accuracy after each segment and the refinement gap
     to depth.json beside its evaluation (<run>/eval/step_<N>/, or a variant's directory)."""
